@@ -15,6 +15,11 @@ from vigil.errors import VigilError
 
 # Modules that define commands: each exposes `register(group)`. One line per module, sorted.
 COMMAND_MODULES: tuple[str, ...] = (
+    "vigil.cli.alerts",
+    "vigil.cli.exceptions",
+    "vigil.cli.query",
+    "vigil.cli.rules",
+    "vigil.cli.sources",
 )
 
 

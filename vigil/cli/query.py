@@ -1,0 +1,299 @@
+"""`vigil query EQL FILE...` runs one EQL query over NDJSON files; `vigil check EQL` validates and normalizes a query.
+
+Event queries stream: lines that cannot match are skipped by the literal prefilter, the rest are decoded with only
+the fields the query reads (projection), and each match is written out as the line it was read from. Sequences and samples read
+full documents and need them in timestamp order (`--sort` sorts in memory).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import sys
+import time
+import typing as t
+from collections import deque
+
+import click
+import orjson
+
+from vigil.errors import EqlError
+from vigil.eql import ast
+from vigil.io.ndjson import JsonLine
+
+EXIT_MATCHES, EXIT_NO_MATCH, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
+DEFAULT_TABLE_FIELDS = ("@timestamp", "event.action", "host.name", "user.name", "process.name", "process.command_line")
+
+EXIT_HELP = f"""
+\b
+Exit status:
+  {EXIT_MATCHES}  at least one match
+  {EXIT_NO_MATCH}  no match
+  {EXIT_USAGE}  bad usage or an invalid query
+  {EXIT_INPUT}  input errors: bad lines or unreadable files (wins over 0 and 1; the good lines were still used)
+"""
+
+
+def register(group: click.Group) -> None:
+    group.add_command(query_command)
+    group.add_command(check_command)
+
+
+# ---------------------------------------------------------------------------------------------------- query
+@click.command(
+    "query",
+    epilog=EXIT_HELP,
+    short_help="Run an EQL query over NDJSON files.",
+)
+@click.argument("eql")
+@click.argument("files", nargs=-1, metavar="[FILE]...")
+@click.option("--table", is_flag=True, help="Print a table of matches instead of NDJSON.")
+@click.option("--fields", metavar="F1,F2,..", help="Columns of --table (dotted ECS fields).")
+@click.option("--category-field", default="event.category", show_default=True, help="Field holding the event category.")
+@click.option("--timestamp-field", default="@timestamp", show_default=True, help="Field ordering events.")
+@click.option("--tiebreaker-field", default=None, help="Field ordering events with equal timestamps.")
+@click.option("--sort", is_flag=True, help="Sort in memory by timestamp first (sequences/samples on unsorted input).")
+@click.option("--stats", "show_stats", is_flag=True, help="Print read and match counters on stderr.")
+@click.option("--max-bad", default=10, show_default=True, metavar="N", help="Bad lines to list before a count.")
+@click.option("--no-prefilter", is_flag=True, help="Parse every line (skip the literal prefilter).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when it is a terminal).")
+@click.pass_context
+def query_command(
+    ctx: click.Context,
+    eql: str,
+    files: tuple[str, ...],
+    table: bool,
+    fields: t.Optional[str],
+    category_field: str,
+    timestamp_field: str,
+    tiebreaker_field: t.Optional[str],
+    sort: bool,
+    show_stats: bool,
+    max_bad: int,
+    no_prefilter: bool,
+    progress: t.Optional[bool],
+) -> None:
+    """Print the events matching the EQL query in FILEs (NDJSON: plain, .gz or .zst; `-` or nothing = stdin).
+
+    Matches are printed one JSON document per line; a sequence or sample prints its events one per line, in step
+    order. Event queries stream in constant memory, in input order. Sequences and samples assume the input is in
+    timestamp order (as Elasticsearch sorts it); give --sort for input that is not (it is then held in memory).
+    """
+    from vigil.engine import compile_query
+    from vigil.eql import parse
+    from vigil.eql.literals import required_literals
+    from vigil.io.ndjson import NdjsonReader
+    from vigil.io.projection import projected_decoder, query_fields
+
+    started = time.perf_counter()
+    parsed = parse(eql)
+    compiled = compile_query(
+        parsed, category_field=category_field, timestamp_field=timestamp_field, tiebreaker_field=tiebreaker_field
+    )
+    paths = list(files) or ["-"]
+    prefilter = None if no_prefilter else required_literals(parsed)
+    is_event = isinstance(parsed.body, ast.EventQuery)
+    decode = (
+        projected_decoder(query_fields(parsed, category_field, timestamp_field, tiebreaker_field)) if is_event else None
+    )
+    show_progress = progress if progress is not None else sys.stderr.isatty()
+    with _Progress(show_progress) as bar:
+        reader = NdjsonReader(paths, prefilter=prefilter, decode=decode, progress=bar.update if show_progress else None)
+        if is_event:
+            groups = _event_matches(reader, compiled, parsed.pipes, sort)
+        else:
+            groups = _sequence_matches(reader, compiled, sort)
+        emitted = _emit(groups, table, _parse_fields(fields), is_event)
+    _report_input_problems(reader, max_bad)
+    if show_stats:
+        _print_stats(reader, emitted, time.perf_counter() - started, prefilter)
+    if reader.errors or reader.stats.bad:
+        ctx.exit(EXIT_INPUT)
+    ctx.exit(EXIT_MATCHES if emitted else EXIT_NO_MATCH)
+
+
+def _event_matches(reader: t.Iterable, compiled: t.Any, pipes: t.Sequence[ast.Pipe], sort: bool) -> t.Iterator[list]:
+    """Each match as a one-event group, the full document re-decoded from its raw line; pipes applied here."""
+    matches = compiled.matches
+    hits: t.Iterator[t.Any] = (line for line in reader if matches(line.doc))
+    if sort:
+        hits = iter(sorted(hits, key=lambda line: compiled.sort_key(line.doc)))
+    for pipe in pipes:
+        hits = itertools.islice(hits, pipe.count) if pipe.kind == "head" else iter(deque(hits, maxlen=pipe.count))
+    for line in hits:
+        yield [line]  # the JsonLine: its raw bytes are the output, its full document is decoded only for --table
+
+
+def _sequence_matches(reader: t.Iterable, compiled: t.Any, sort: bool) -> t.Iterator[list]:
+    docs: t.Iterable[dict] = (line.doc for line in reader)
+    if sort:
+        docs = sorted(docs, key=compiled.sort_key)
+    for match in compiled.run(docs):
+        yield [event for event in match.events if event is not None]
+
+
+def _emit(groups: t.Iterator[list], table: bool, columns: tuple[str, ...], is_event: bool) -> int:
+    """Write the matches; returns how many matches (groups) there were."""
+    if table:
+        return _print_table(groups, columns, numbered=not is_event)
+    out = sys.stdout.buffer
+    count = 0
+    for group in groups:
+        count += 1
+        out.write(b"".join(_ndjson(item) for item in group))
+    out.flush()
+    return count
+
+
+def _ndjson(item: t.Any) -> bytes:
+    """A match as one output line: an event query's line is written as read (it is valid JSON: it was parsed)."""
+    if isinstance(item, JsonLine):
+        return item.raw.strip() + b"\n"
+    return orjson.dumps(item) + b"\n"
+
+
+def _document(item: t.Any) -> dict:
+    return orjson.loads(item.raw) if isinstance(item, JsonLine) else item
+
+
+def _print_table(groups: t.Iterator[list], columns: tuple[str, ...], numbered: bool) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from vigil.engine import fields
+
+    getters = [fields.getter(c) for c in columns]
+    grid = Table(*((["#"] if numbered else []) + list(columns)), show_lines=False)
+    count = 0
+    for group in groups:
+        count += 1
+        for item in group:
+            doc = _document(item)
+            cells = [_cell(get(doc)) for get in getters]
+            grid.add_row(*(([str(count)] if numbered else []) + cells))
+    # Piped output has no terminal width: do not squeeze the table into rich's 80-column default.
+    Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(grid)
+    return count
+
+
+def _cell(value: t.Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+def _parse_fields(text: t.Optional[str]) -> tuple[str, ...]:
+    if not text:
+        return DEFAULT_TABLE_FIELDS
+    columns = tuple(f.strip() for f in text.split(",") if f.strip())
+    if not columns:
+        raise click.BadParameter("give at least one field name", param_hint="--fields")
+    return columns
+
+
+def _report_input_problems(reader: t.Any, max_bad: int) -> None:
+    for error in reader.errors:
+        click.echo(f"error: {error}", err=True)
+    shown = reader.bad_lines[: max(0, max_bad)]
+    for bad in shown:
+        click.echo(f"{bad}", err=True)
+    rest = reader.stats.bad - len(shown)
+    if rest > 0:
+        click.echo(f"... and {rest} more bad line{'s' if rest != 1 else ''}", err=True)
+    if reader.stats.bad:
+        click.echo(f"{reader.stats.bad} bad line{'s' if reader.stats.bad != 1 else ''} skipped", err=True)
+
+
+def _print_stats(reader: t.Any, matches: int, elapsed: float, prefilter: t.Any) -> None:
+    stats = reader.stats
+    rate = stats.lines / elapsed if elapsed > 0 else 0.0
+    used = reader.prefilter
+    literal = " | ".join(n.text.decode("utf-8", "replace") for n in used.best_clause()) if used else "none"
+    click.echo(
+        f"files {stats.files}  lines {stats.lines:,}  bytes {stats.bytes:,}  skipped by prefilter {stats.skipped:,}  "
+        f"parsed {stats.parsed:,}  bad {stats.bad:,}  matches {matches:,}\n"
+        f"prefilter: {literal}  time {elapsed:.2f}s  {rate:,.0f} lines/s",
+        err=True,
+    )
+
+
+class _Progress:
+    """A rich progress bar over the bytes of each input file, on stderr; a no-op when disabled."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._bar: t.Any = None
+        self._tasks: dict[str, t.Any] = {}
+
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                console=Console(stderr=True), transient=True,
+            )
+            self._bar.start()
+        return self
+
+    def update(self, path: str, done: int, total: t.Optional[int]) -> None:
+        if self._bar is None:
+            return
+        task = self._tasks.get(path)
+        if task is None:
+            task = self._tasks[path] = self._bar.add_task(path, total=total)
+        self._bar.update(task, completed=done)
+
+    def __exit__(self, *exc: t.Any) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+# ---------------------------------------------------------------------------------------------------- check
+@click.command("check", short_help="Validate an EQL query and print it normalized.")
+@click.argument("eql")
+@click.option("--json", "as_json", is_flag=True, help="Print the AST, fields and required literals as JSON.")
+@click.pass_context
+def check_command(ctx: click.Context, eql: str, as_json: bool) -> None:
+    """Validate EQL and print its normalized text; a bad query prints the located error and exits 2."""
+    from vigil.eql import parse, to_eql
+    from vigil.eql.literals import required_literals
+    from vigil.io.projection import query_fields
+
+    try:
+        parsed = parse(eql)
+    except EqlError as error:
+        if not as_json:
+            raise
+        click.echo(orjson.dumps({"valid": False, "error": error.to_dict()}, option=orjson.OPT_INDENT_2).decode())
+        ctx.exit(EXIT_USAGE)
+    if not as_json:
+        click.echo(to_eql(parsed))
+        return
+    literals = required_literals(parsed)
+    body = parsed.body
+    report = {
+        "valid": True,
+        "query": to_eql(parsed),
+        "kind": "event" if isinstance(body, ast.EventQuery) else type(body).__name__.lower(),
+        "fields": sorted(query_fields(parsed)),
+        "required_literals": literals.to_dict() if literals else None,
+        "ast": ast_to_json(parsed),
+    }
+    click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+
+
+def ast_to_json(node: t.Any) -> t.Any:
+    """A plain JSON form of an AST node: `{"node": ClassName, field: value, ...}` (positions left out)."""
+    if isinstance(node, ast.Node):
+        out: dict[str, t.Any] = {"node": type(node).__name__}
+        for f in dataclasses.fields(node):
+            if f.name != "pos":
+                out[f.name] = ast_to_json(getattr(node, f.name))
+        return out
+    if isinstance(node, tuple):
+        return [ast_to_json(item) for item in node]
+    return node

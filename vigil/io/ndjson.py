@@ -1,0 +1,423 @@
+"""Read NDJSON fast: large blocks, a whole-block literal prefilter, orjson for the lines that may match.
+
+Two levels, usable on their own:
+
+    iter_lines(path, prefilter=None, stats=None, on_bad=None) -> Iterator[tuple[int, bytes]]
+        1-based line number and raw bytes (no newline) of every non-blank line that may match; lines the prefilter
+        proves cannot match are counted in `stats.skipped` and never split out of their block.
+    NdjsonReader(paths, prefilter=None, decode=None)   iterate -> JsonLine(path, line, doc, raw)
+        decodes candidate lines (orjson by default), keeps `BadLine`s and unreadable-file errors, fills `stats`.
+
+Inputs: plain files, gzip and zstandard (recognised by their magic bytes, whatever the name), and `-` for stdin.
+Bad input never stops a read: a malformed, non-object, invalid UTF-8 or over-long (> 16 MiB) line becomes a
+`BadLine`; an unreadable or corrupt file becomes a `SourceError` in `reader.errors`; all other lines still flow.
+Lines skipped by the prefilter are not validated (that is the point of skipping them).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+import typing as t
+from dataclasses import asdict, dataclass, field
+
+import orjson
+import zstandard
+
+from vigil.errors import Location, SourceError
+
+if t.TYPE_CHECKING:
+    from vigil.eql.literals import RequiredLiterals
+
+BLOCK_SIZE = 4 * 1024 * 1024
+# A prefilter whose best needle scores below this (short or common words such as `start`) hits most lines; finding
+# and cutting them one by one then costs more than splitting the block, so the reader parses every line instead.
+MIN_PREFILTER_SCORE = 3.0
+MAX_LINE = 16 * 1024 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+@dataclass(slots=True)
+class ReadStats:
+    """Counters over everything read. `lines` counts every line (blank ones too); `bytes` is decompressed size."""
+
+    files: int = 0
+    lines: int = 0
+    bytes: int = 0
+    skipped: int = 0  # proven unable to match by the prefilter, never parsed
+    parsed: int = 0
+    bad: int = 0
+    blank: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    """A line that could not be used, and why."""
+
+    path: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+class JsonLine(t.NamedTuple):
+    """One decoded line: where it is, the JSON object, and the raw bytes (for re-decoding or output)."""
+
+    path: str
+    line: int
+    doc: dict
+    raw: bytes
+
+
+Progress = t.Callable[[str, int, t.Optional[int]], None]  # (path, input bytes consumed, input size or None)
+
+
+# ------------------------------------------------------------------------------------------------ opening
+class _Input:
+    """A binary stream of decompressed bytes plus a way to tell how far into the (compressed) input we are."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.size: t.Optional[int] = None
+        self._closers: list[t.Any] = []
+        try:
+            raw: t.Any = sys.stdin.buffer if path == "-" else open(path, "rb")
+        except OSError as error:
+            raise SourceError(f"cannot read: {error.strerror or error}", Location(path=path)) from None
+        if path != "-":
+            self._closers.append(raw)
+            try:
+                self.size = os.fstat(raw.fileno()).st_size
+            except OSError:
+                self.size = None
+        head = raw.read(4)
+        if path == "-":
+            raw = _Prefixed(head, raw)  # stdin cannot seek back: replay the magic bytes
+        else:
+            raw.seek(0)
+        self._raw = raw
+        self.stream: t.Any = raw
+        if head.startswith(GZIP_MAGIC):
+            self.stream = gzip.GzipFile(fileobj=raw, mode="rb")
+            self._closers.insert(0, self.stream)
+        elif head.startswith(ZSTD_MAGIC):
+            self.stream = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+            self._closers.insert(0, self.stream)
+
+    def position(self) -> int:
+        try:
+            return self._raw.tell() if self.path != "-" else 0
+        except (OSError, ValueError):
+            return 0
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self.stream.read(size)
+        except (OSError, EOFError, zstandard.ZstdError) as error:
+            raise SourceError(f"cannot decompress or read: {error}", Location(path=self.path)) from None
+
+    def close(self) -> None:
+        for closer in self._closers:
+            try:
+                closer.close()
+            except (OSError, zstandard.ZstdError):
+                pass
+
+
+class _Prefixed:
+    """A read-only stream that returns `prefix` before the rest of `stream`."""
+
+    def __init__(self, prefix: bytes, stream: t.Any):
+        self.prefix = prefix
+        self.stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.prefix:
+            return self.stream.read(size)
+        head, self.prefix = self.prefix, b""
+        if size is not None and 0 <= size <= len(head):
+            head, self.prefix = head[:size], head[size:]
+            return head
+        return head + self.stream.read(-1 if size is None or size < 0 else size - len(head))
+
+    def tell(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+# ------------------------------------------------------------------------------------------------ lines
+def iter_lines(
+    path: str,
+    *,
+    prefilter: t.Optional["RequiredLiterals"] = None,
+    stats: t.Optional[ReadStats] = None,
+    on_bad: t.Optional[t.Callable[[BadLine], None]] = None,
+    block_size: int = BLOCK_SIZE,
+    progress: t.Optional[Progress] = None,
+) -> t.Iterator[tuple[int, bytes]]:
+    """Yield (1-based line number, raw line) for each non-blank line of `path` that may match `prefilter`.
+
+    Raises SourceError when the file cannot be opened or is corrupt part-way (lines before that were yielded).
+    Over-long lines are passed to `on_bad` and skipped.
+    """
+    for batch in iter_batches(
+        path, prefilter=prefilter, stats=stats, on_bad=on_bad, block_size=block_size, progress=progress
+    ):
+        yield from batch
+
+
+def iter_batches(
+    path: str,
+    *,
+    prefilter: t.Optional["RequiredLiterals"] = None,
+    stats: t.Optional[ReadStats] = None,
+    on_bad: t.Optional[t.Callable[[BadLine], None]] = None,
+    block_size: int = BLOCK_SIZE,
+    progress: t.Optional[Progress] = None,
+) -> t.Iterator[list[tuple[int, bytes]]]:
+    """`iter_lines`, one list per block: a consumer's per-line loop then runs without a generator in between."""
+    stats = stats if stats is not None else ReadStats()
+    report = on_bad or (lambda bad: None)
+    source = _Input(path)
+    stats.files += 1
+    try:
+        consumed = 0  # lines fully behind us
+        carry = b""
+        discarding = False  # inside an over-long line: drop bytes up to its newline
+        while True:
+            chunk = source.read(block_size)
+            if not chunk:
+                break
+            stats.bytes += len(chunk)
+            if progress is not None:
+                progress(path, source.position(), source.size)
+            if discarding:
+                newline = chunk.find(b"\n")
+                if newline < 0:
+                    continue
+                chunk = chunk[newline + 1 :]
+                consumed += 1
+                stats.lines += 1
+                discarding = False
+            block = carry + chunk if carry else chunk
+            end = block.rfind(b"\n")
+            if end >= 0:
+                carry = block[end + 1 :]
+                batch, total = _block_lines(block, consumed, path, prefilter, stats, report)
+                yield batch
+                consumed += total
+            else:
+                carry = block
+            if len(carry) > MAX_LINE:
+                _bad(BadLine(path, consumed + 1, "line longer than 16 MiB"), stats, report)
+                carry = b""
+                discarding = True
+        if discarding:
+            stats.lines += 1
+        elif carry:
+            yield _block_lines(carry + b"\n", consumed, path, prefilter, stats, report)[0]
+    finally:
+        source.close()
+
+
+def _block_lines(
+    block: bytes,
+    before: int,
+    path: str,
+    prefilter: t.Optional["RequiredLiterals"],
+    stats: ReadStats,
+    report: t.Callable[[BadLine], None],
+) -> tuple[list[tuple[int, bytes]], int]:
+    """The candidate lines among the newline-terminated lines of `block`, and how many of those there are (bytes
+    after the last newline are ignored: the caller carries them into the next block); `before` = lines preceding
+    the block in its file."""
+    out: list[tuple[int, bytes]] = []
+    if prefilter is None:
+        lines = block.split(b"\n")
+        total = len(lines) - 1
+        stats.lines += total
+        del lines[total:]
+        out = [item for item in zip(range(before + 1, before + total + 1), lines) if item[1] and item[1][:1] != b" "]
+        if len(out) < total or len(block) > MAX_LINE:  # rare: blank or indented lines, or a line that may be huge
+            out = [item for item in zip(range(before + 1, before + total + 1), lines)
+                   if _usable(item[1], path, item[0], stats, report)]
+        return out, total
+    total = block.count(b"\n")
+    stats.lines += total
+    candidates = 0
+    number, counted_to = before + 1, 0
+    for start in _candidate_starts(block, prefilter):
+        stop = block.find(b"\n", start)
+        if stop < 0:
+            break  # the unterminated tail: it belongs to the next block
+        number += block.count(b"\n", counted_to, start)
+        counted_to = start
+        line = block[start:stop]
+        if prefilter.may_match(line):
+            candidates += 1
+            if _usable(line, path, number, stats, report):
+                out.append((number, line))
+    stats.skipped += total - candidates
+    return out, total
+
+
+def _candidate_starts(block: bytes, prefilter: "RequiredLiterals") -> list[int]:
+    """Start offsets of the lines holding a needle of the most selective clause (or one of its triggers)."""
+    clause = prefilter.best_clause()
+    lowered = block.lower() if any(n.case_insensitive for n in clause) else None
+    starts: set[int] = set()
+    triggers: dict[bytes, None] = {}
+    for needle in clause:
+        _add_hits(lowered if needle.case_insensitive else block, block, needle.text, starts)  # type: ignore[arg-type]
+        triggers.update(dict.fromkeys(needle.triggers))
+    for trigger in triggers:
+        _add_trigger_hits(block, trigger, starts)
+    return sorted(starts)
+
+
+def _add_hits(hay: bytes, block: bytes, text: bytes, starts: set[int], begin: int = 0) -> None:
+    find, rfind = hay.find, block.rfind
+    pos = find(text, begin)
+    while pos >= 0:
+        starts.add(rfind(b"\n", 0, pos) + 1)
+        stop = block.find(b"\n", pos)
+        if stop < 0:
+            return
+        pos = find(text, stop + 1)  # on to the next line: one hit per line is enough
+
+
+def _add_trigger_hits(block: bytes, trigger: bytes, starts: set[int]) -> None:
+    """Like `_add_hits`, but triggers (`\\u`, UTF-8 sequences) start with a byte that is usually absent: a one-byte
+    find is a memchr, many times faster than a multi-byte find, so look for the first byte and check the rest; fall
+    back to the plain search when that byte turns out to be common in this block."""
+    first, find = trigger[:1], block.find
+    misses = 0
+    pos = find(first)
+    while pos >= 0:
+        if block.startswith(trigger, pos):
+            _add_hits(block, block, trigger, starts, pos)
+            return
+        misses += 1
+        if misses > 64:
+            _add_hits(block, block, trigger, starts, pos + 1)
+            return
+        pos = find(first, pos + 1)
+
+
+def _usable(line: bytes, path: str, number: int, stats: ReadStats, report: t.Callable[[BadLine], None]) -> bool:
+    if not line or line.isspace():
+        stats.blank += 1
+        return False
+    if len(line) > MAX_LINE:
+        _bad(BadLine(path, number, "line longer than 16 MiB"), stats, report)
+        return False
+    return True
+
+
+def _bad(bad: BadLine, stats: ReadStats, report: t.Callable[[BadLine], None]) -> None:
+    stats.bad += 1
+    report(bad)
+
+
+# ------------------------------------------------------------------------------------------------ documents
+def decode_reason(raw: bytes) -> t.Optional[str]:
+    """Why `raw` is not a usable JSON object (None when it is)."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        return _json_error(error)
+    return None if isinstance(doc, dict) else f"not a JSON object (a {type(doc).__name__})"
+
+
+def _json_error(error: orjson.JSONDecodeError) -> str:
+    message = str(error)
+    if "UTF-8" in message or "utf-8" in message:
+        return "invalid UTF-8"
+    return f"malformed JSON: {message}"
+
+
+class NdjsonReader:
+    """Decoded JSON objects from NDJSON inputs, with counters, bad lines and per-file errors kept.
+
+    Iterating yields `JsonLine(path, line, doc, raw)` in input order. `decode` maps raw bytes to a dict and may raise
+    anything; on error the line is re-decoded with orjson, which either succeeds or names the reason it is bad (so a
+    fast, partial decoder such as `vigil.io.projection.projected_decoder` can bail out on shapes it does not know).
+    A `prefilter` too weak to pay off (see `MIN_PREFILTER_SCORE`) is not used. `bad_lines` keeps the first `keep_bad` of them; `stats.bad` counts all. `errors` holds one `SourceError` per file
+    that could not be read (completely or part-way).
+    """
+
+    def __init__(
+        self,
+        paths: t.Iterable[str],
+        *,
+        prefilter: t.Optional["RequiredLiterals"] = None,
+        decode: t.Optional[t.Callable[[bytes], dict]] = None,
+        block_size: int = BLOCK_SIZE,
+        keep_bad: int = 1000,
+        progress: t.Optional[Progress] = None,
+    ):
+        self.paths = list(paths)
+        self.prefilter = prefilter if prefilter is not None and prefilter.best_score() >= MIN_PREFILTER_SCORE else None
+        self.decode = decode
+        self.block_size = block_size
+        self.keep_bad = keep_bad
+        self.progress = progress
+        self.stats = ReadStats()
+        self.bad_lines: list[BadLine] = []
+        self.errors: list[SourceError] = []
+
+    def _on_bad(self, bad: BadLine) -> None:
+        if len(self.bad_lines) < self.keep_bad:
+            self.bad_lines.append(bad)
+
+    def __iter__(self) -> t.Iterator[JsonLine]:
+        for path in self.paths:
+            try:
+                yield from self._read(path)
+            except SourceError as error:
+                self.errors.append(error)
+
+    def _read(self, path: str) -> t.Iterator[JsonLine]:
+        fast = self.decode
+        loads = orjson.loads
+        stats = self.stats
+        make = tuple.__new__  # JsonLine(...) through its Python-level __new__ costs more than the tuple itself
+        batches = iter_batches(
+            path, prefilter=self.prefilter, stats=stats, on_bad=self._on_bad, block_size=self.block_size,
+            progress=self.progress,
+        )
+        for batch in batches:
+            stats.parsed += len(batch)  # corrected below for each line that turns out bad
+            for number, raw in batch:
+                doc: t.Any = None
+                if fast is not None:
+                    try:
+                        doc = fast(raw)
+                    except Exception:  # noqa: BLE001 - any failure of the fast path means: decode in full
+                        doc = None
+                if doc is None:
+                    try:
+                        doc = loads(raw)
+                    except orjson.JSONDecodeError as error:
+                        stats.parsed -= 1
+                        _bad(BadLine(path, number, _json_error(error)), stats, self._on_bad)
+                        continue
+                if type(doc) is not dict:
+                    stats.parsed -= 1
+                    _bad(BadLine(path, number, f"not a JSON object (a {type(doc).__name__})"), stats, self._on_bad)
+                    continue
+                yield make(JsonLine, (path, number, doc, raw))
+
+
+def iter_json(paths: t.Union[str, t.Iterable[str]], **options: t.Any) -> t.Iterator[JsonLine]:
+    """Shorthand for `NdjsonReader(paths, **options)` when counters and bad lines are not needed."""
+    return iter(NdjsonReader([paths] if isinstance(paths, str) else paths, **options))

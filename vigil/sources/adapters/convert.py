@@ -1,0 +1,129 @@
+"""Value converters used by the mapping tables: the Python side of Elastic ingest processors (`date`, `convert`, ...).
+
+Every converter takes one raw value and returns the converted value, or None when the value cannot be converted; the
+mapping then leaves the field unset, as an ingest processor with `ignore_failure: true` would.
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+from functools import lru_cache
+
+# Windows FILETIME counts 100 ns ticks since 1601-01-01; this is 1970-01-01 in those ticks.
+_FILETIME_EPOCH = 116444736000000000
+
+
+@lru_cache(maxsize=8192)
+def _second_prefix(seconds: int) -> str:
+    # Events arrive clustered in time, so formatting each wall-clock second once pays off on the hot path.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+# ".000Z" ... ".999Z": string formatting with a width spec costs more than the rest of a conversion together.
+_MILLIS = tuple(f".{n:03d}Z" for n in range(1000))
+
+
+def iso_from_ms(ms: int) -> str:
+    """Epoch milliseconds → `2025-10-14T01:41:14.201Z`, the format Elasticsearch's `date` processor writes."""
+    seconds, millis = divmod(ms, 1000)
+    return _second_prefix(seconds) + _MILLIS[millis]
+
+
+def epoch_ms(value: t.Any) -> t.Optional[str]:
+    """`UNIX_MS`: epoch milliseconds as int or digit string → ISO-8601 UTC; an ISO string passes through."""
+    if value.__class__ is int:
+        return iso_from_ms(value)
+    if isinstance(value, str):
+        if value.isdigit():
+            return iso_from_ms(int(value))
+        return _iso_passthrough(value)
+    if isinstance(value, float):
+        return iso_from_ms(int(round(value)))
+    return None
+
+
+def epoch_seconds(value: t.Any) -> t.Optional[str]:
+    """`UNIX`: epoch seconds with an optional fraction (`"1760406073.568"`) → ISO-8601 UTC with milliseconds.
+
+    Parsed from the text rather than through a float so that `.568` stays 568 ms exactly.
+    """
+    if isinstance(value, str):
+        whole, _, frac = value.partition(".")
+        if not whole.isdigit() or (frac and not frac.isdigit()):
+            return None
+        if len(frac) == 3:  # the usual "1760406073.568": no arithmetic needed
+            return _second_prefix(int(whole)) + "." + frac + "Z"
+        return iso_from_ms(int(whole) * 1000 + int((frac + "000")[:3]))
+    if value.__class__ is int:
+        return iso_from_ms(value * 1000)
+    if isinstance(value, float):
+        return iso_from_ms(int(round(value * 1000)))
+    return None
+
+
+def filetime(value: t.Any) -> t.Optional[str]:
+    """Windows FILETIME (100 ns ticks since 1601, Endgame's native `timestamp`) → ISO-8601 UTC."""
+    try:
+        ticks = int(value)
+    except (TypeError, ValueError):
+        return None
+    return iso_from_ms((ticks - _FILETIME_EPOCH) // 10_000)
+
+
+def _iso_passthrough(value: str) -> t.Optional[str]:
+    # Cheap shape check only: `YYYY-MM-DDTHH:MM...`. Full validation belongs to whoever reads the date later.
+    if len(value) >= 16 and value[4] == "-" and value[7] == "-" and value[10] in "T ":
+        return value
+    return None
+
+
+def to_int(value: t.Any) -> t.Optional[int]:
+    """`convert type: long`: ints pass, digit strings parse, anything else is dropped."""
+    if value.__class__ is int:
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def to_str(value: t.Any) -> t.Optional[str]:
+    """`convert type: string` (keyword fields that some sources send as numbers)."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    if value is True or value is False:
+        return "true" if value else "false"
+    return str(value)
+
+
+def as_list(value: t.Any) -> list:
+    """A scalar becomes a one-element list (Elasticsearch stores both the same; rules see the elements)."""
+    return value if isinstance(value, list) else [value]
+
+
+def comma_list(value: t.Any) -> t.Optional[list]:
+    """`split separator: ', '` as CrowdStrike's `Tags` gets it."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return as_list(value)
+
+
+def basename(path: str) -> str:
+    """The last component of a POSIX or Windows path (Elastic splits on both `/` and `\\`)."""
+    cut = max(path.rfind("/"), path.rfind("\\"))
+    return path[cut + 1 :] if cut >= 0 else path
+
+
+def dirname(path: str) -> t.Optional[str]:
+    cut = max(path.rfind("/"), path.rfind("\\"))
+    if cut < 0:
+        return None
+    return path[:cut] if cut > 0 else path[:1]
+
+
+def nonzero_hash(value: t.Any) -> t.Optional[str]:
+    """Drop all-zero hashes: CrowdStrike sends `SHA1HashData` as forty zeros when it did not compute it."""
+    if isinstance(value, str) and value.strip("0"):
+        return value
+    return None
