@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alert_fixtures import nping_event, nping_rule
+from tests.alerts.alert_fixtures import nping_event, nping_rule
 
 
 @pytest.fixture

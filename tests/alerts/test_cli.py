@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from alert_fixtures import fixed_context
+from tests.alerts.alert_fixtures import fixed_context
 from vigil.alerts import build_event_alert
 from vigil.alerts.store import AlertStore
 from vigil.cli import cli

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from alert_fixtures import DATA, fixed_context, nping_event, nping_rule
+from tests.alerts.alert_fixtures import DATA, fixed_context, nping_event, nping_rule
 from vigil.alerts import build_alerts, build_event_alert, build_reason, build_sequence_alerts, ids
 from vigil.alerts.ecs_cleanup import clean_source, load_ecs_types
 from vigil.sources.base import Record

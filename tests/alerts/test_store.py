@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from alert_fixtures import fixed_context, nping_event
-from store_worker import fake_alert
+from tests.alerts.alert_fixtures import fixed_context, nping_event
+from tests.alerts.store_worker import fake_alert
 from vigil.alerts import AlertContext, build_event_alert, schema
 from vigil.alerts.store import AlertStore
 from vigil.errors import StoreError

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from alert_fixtures import fixed_context
-from store_worker import fake_alert
+from tests.alerts.alert_fixtures import fixed_context
+from tests.alerts.store_worker import fake_alert
 from vigil.alerts import build_event_alert, workflow
 from vigil.alerts.export import write_bulk
 from vigil.alerts.store import AlertStore

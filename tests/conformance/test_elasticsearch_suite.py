@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from es_spec_loader import INDICES, SUITES, Case, load_cases, load_index
+from tests.conformance.es_spec_loader import INDICES, SUITES, Case, load_cases, load_index
 
 # same resolution as tests/conftest.py's shared_path(): ../shared unless VIGIL_SHARED says otherwise
 SHARED = Path(os.environ.get("VIGIL_SHARED", Path(__file__).resolve().parents[2].parent / "shared")).resolve()

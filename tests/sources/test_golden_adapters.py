@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from conftest import shared_path
+from tests.conftest import shared_path
 from vigil.sources.adapters import ADAPTERS, sniff_adapter
 from vigil.sources.adapters import auditd_manager, crowdstrike_fdr, endgame, sentinel_one_cloud_funnel
 

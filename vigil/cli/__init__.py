@@ -1,4 +1,4 @@
-"""The `vigil` command. Each sub-command lives in its own module under `vigil/cli/` and is listed below.
+"""The `vigil` command. Each sub-command lives in its own module under `vigil/cli/` and is listed in COMMANDS.
 
 User mistakes surface as `VigilError`; the group prints them as one located message (no traceback) and exits 2.
 """
@@ -7,23 +7,43 @@ from __future__ import annotations
 
 import importlib
 import sys
+import typing as t
 
 import click
 
 from vigil import __version__
 from vigil.errors import VigilError
 
-# Modules that define commands: each exposes `register(group)`. One line per module, sorted.
-COMMAND_MODULES: tuple[str, ...] = (
-    "vigil.cli.alerts",
-    "vigil.cli.exceptions",
-    "vigil.cli.query",
-    "vigil.cli.rules",
-    "vigil.cli.sources",
-)
+# Every command, as "module:attribute". Modules are imported only when their command runs (or for --help), so
+# `vigil query` starts fast: a detection engine is often run once per file from scripts.
+COMMANDS: dict[str, str] = {
+    "alerts": "vigil.cli.alerts:alerts",
+    "check": "vigil.cli.query:check_command",
+    "demo": "vigil.cli.demo:demo_command",
+    "exceptions": "vigil.cli.exceptions:exceptions_group",
+    "hunt": "vigil.cli.run:hunt_command",
+    "notify": "vigil.cli.notify:notify",
+    "query": "vigil.cli.query:query_command",
+    "rules": "vigil.cli.rules:rules",
+    "run": "vigil.cli.run:run_command",
+    "sources": "vigil.cli.sources:sources",
+    "watch": "vigil.cli.watch:watch",
+}
 
 
 class VigilGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> t.Optional[click.Command]:
+        if name in self.commands:
+            return self.commands[name]
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
@@ -36,10 +56,6 @@ class VigilGroup(click.Group):
 @click.version_option(__version__, prog_name="vigil")
 def cli() -> None:
     """vigil runs Elastic detection rules (EQL) over Linux host telemetry, with Elastic's semantics and no server."""
-
-
-for _name in COMMAND_MODULES:
-    importlib.import_module(_name).register(cli)
 
 
 def main() -> None:

@@ -83,7 +83,6 @@ def query_command(
     from vigil.eql import parse
     from vigil.eql.literals import required_literals
     from vigil.io.ndjson import NdjsonReader
-    from vigil.io.projection import projected_decoder, query_fields
 
     started = time.perf_counter()
     parsed = parse(eql)
@@ -93,12 +92,15 @@ def query_command(
     paths = list(files) or ["-"]
     prefilter = None if no_prefilter else required_literals(parsed)
     is_event = isinstance(parsed.body, ast.EventQuery)
-    decode = (
-        projected_decoder(query_fields(parsed, category_field, timestamp_field, tiebreaker_field)) if is_event else None
-    )
     show_progress = progress if progress is not None else sys.stderr.isatty()
     with _Progress(show_progress) as bar:
-        reader = NdjsonReader(paths, prefilter=prefilter, decode=decode, progress=bar.update if show_progress else None)
+        reader = NdjsonReader(paths, prefilter=prefilter, progress=bar.update if show_progress else None)
+        if is_event and reader.prefilter is None:
+            # Every line gets decoded: decode only the fields the query reads. (Behind a working prefilter so few
+            # lines are decoded that building the projection, and importing msgspec, would cost more than it saves.)
+            from vigil.io.projection import projected_decoder, query_fields
+
+            reader.decode = projected_decoder(query_fields(parsed, category_field, timestamp_field, tiebreaker_field))
         if is_event:
             groups = _event_matches(reader, compiled, parsed.pipes, sort)
         else:

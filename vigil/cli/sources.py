@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import typing as t
 from pathlib import Path
 
@@ -11,10 +12,10 @@ import click
 import orjson
 
 from vigil.errors import SourceError, VigilError
-from vigil.sources import SourceStats, adapters, open_sources
-from vigil.sources.detect import detect_lines
+from vigil.sources import SourceStats, all_adapters, open_sources
+from vigil.sources.detect import detect_file, detect_lines
 from vigil.sources.follow import Checkpoint
-from vigil.sources.readers import STDIN, expand_paths, first_lines
+from vigil.sources.readers import STDIN, expand_paths
 
 
 def register(group: click.Group) -> None:
@@ -29,7 +30,7 @@ def sources() -> None:
 @sources.command("list")
 def list_formats() -> None:
     """Every source format vigil reads, with the name `--source` takes."""
-    registry = adapters()
+    registry = all_adapters()
     width = max((len(name) for name in registry), default=0)
     for name in sorted(registry):
         adapter = registry[name]
@@ -41,12 +42,11 @@ def list_formats() -> None:
 @click.argument("paths", nargs=-1, required=True)
 def detect(paths: tuple[str, ...]) -> None:
     """Print the detected format of each FILE (directories and globs are expanded)."""
-    registry = adapters()
+    registry = all_adapters()
     failed = 0
     for path in expand_paths(paths):
         try:
-            lines = first_lines(path, 64) if path != STDIN else _stdin_head()
-            adapter = detect_lines(path, lines, registry)
+            adapter = detect_file(path, registry) if path != STDIN else detect_lines(path, _stdin_head(), registry)
         except VigilError as error:
             failed += 1
             click.echo(f"error: {error}", err=True)
@@ -86,8 +86,9 @@ def normalize(paths: tuple[str, ...], source: t.Optional[str], follow: bool, che
     stream = open_sources(list(paths), source=source, follow=follow, checkpoint=checkpoint, stats=stats,
                           host_os_type=host_os_type or None, autocommit=False)
     written = 0
-    if bookmark and "output_bytes" not in stream.checkpoint.extra:  # type: ignore[union-attr]
-        stream.commit({"output_bytes": out.tell()})  # the baseline a first run killed before its first commit rolls back to
+    if checkpoint is not None:  # the baseline a run killed before its first commit rolls back to
+        stream.commit({"output_bytes": out.tell()} if bookmark else None)
+    last_commit = time.monotonic()
 
     def commit() -> None:
         out.flush()
@@ -103,8 +104,9 @@ def normalize(paths: tuple[str, ...], source: t.Optional[str], follow: bool, che
             hit["_source"] = record.doc
             out.write(orjson.dumps(hit) + b"\n")
             written += 1
-            if written % 1000 == 0 or stream.waiting():
+            if written % 1000 == 0 or stream.waiting() or time.monotonic() - last_commit > 0.5:
                 commit()
+                last_commit = time.monotonic()
         commit()
     except KeyboardInterrupt:
         commit()

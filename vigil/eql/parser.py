@@ -37,6 +37,9 @@ _LARK = Lark(
     start=["start", "expression_only"],
     propagate_positions=True,
     maybe_placeholders=False,
+    # Lark pickles the built tables to the temp directory keyed by the grammar's hash: start-up drops from ~140 ms
+    # to a few ms on every run after the first, which matters for a CLI run once per file from scripts.
+    cache=True,
 )
 
 # Pipes Elasticsearch recognises; only head and tail run there (the rest are legacy endgame EQL).

@@ -16,14 +16,13 @@ Lines skipped by the prefilter are not validated (that is the point of skipping 
 
 from __future__ import annotations
 
-import gzip
 import os
 import sys
 import typing as t
 from dataclasses import asdict, dataclass, field
 
 import orjson
-import zstandard
+from stringzilla import count, find, rfind, translate
 
 from vigil.errors import Location, SourceError
 
@@ -86,6 +85,7 @@ class _Input:
     def __init__(self, path: str):
         self.path = path
         self.size: t.Optional[int] = None
+        self._errors: tuple[type[BaseException], ...] = (OSError, EOFError)  # what a read may raise; see below
         self._closers: list[t.Any] = []
         try:
             raw: t.Any = sys.stdin.buffer if path == "-" else open(path, "rb")
@@ -104,12 +104,18 @@ class _Input:
             raw.seek(0)
         self._raw = raw
         self.stream: t.Any = raw
+        # Decompressors are imported only when an input needs them: `vigil query` on a plain file starts faster.
         if head.startswith(GZIP_MAGIC):
+            import gzip
+
             self.stream = gzip.GzipFile(fileobj=raw, mode="rb")
             self._closers.insert(0, self.stream)
         elif head.startswith(ZSTD_MAGIC):
+            import zstandard
+
             self.stream = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
             self._closers.insert(0, self.stream)
+            self._errors += (zstandard.ZstdError,)
 
     def position(self) -> int:
         try:
@@ -120,14 +126,22 @@ class _Input:
     def read(self, size: int) -> bytes:
         try:
             return self.stream.read(size)
-        except (OSError, EOFError, zstandard.ZstdError) as error:
+        except self._errors as error:
+            raise SourceError(f"cannot decompress or read: {error}", Location(path=self.path)) from None
+
+    def readinto(self, target: memoryview) -> int:
+        """Fill `target` as far as one read goes; 0 at the end. Reading into one reused buffer avoids allocating
+        (and page-faulting) a fresh block per read, which costs as much as the read itself at page-cache speed."""
+        try:
+            return self.stream.readinto(target) or 0
+        except self._errors as error:
             raise SourceError(f"cannot decompress or read: {error}", Location(path=self.path)) from None
 
     def close(self) -> None:
         for closer in self._closers:
             try:
                 closer.close()
-            except (OSError, zstandard.ZstdError):
+            except self._errors:
                 pass
 
 
@@ -146,6 +160,11 @@ class _Prefixed:
             head, self.prefix = head[:size], head[size:]
             return head
         return head + self.stream.read(-1 if size is None or size < 0 else size - len(head))
+
+    def readinto(self, target: memoryview) -> int:
+        data = self.read(len(target))
+        target[: len(data)] = data
+        return len(data)
 
     def tell(self) -> int:
         return 0
@@ -184,133 +203,170 @@ def iter_batches(
     block_size: int = BLOCK_SIZE,
     progress: t.Optional[Progress] = None,
 ) -> t.Iterator[list[tuple[int, bytes]]]:
-    """`iter_lines`, one list per block: a consumer's per-line loop then runs without a generator in between."""
+    """`iter_lines`, one list per block: a consumer's per-line loop then runs without a generator in between.
+
+    One buffer is reused for the whole file: each read fills it after the unfinished line carried from the last
+    block, and the block is everything up to its last newline. A line that fills the buffer on its own grows it
+    (up to the 16 MiB line limit, past which the line is reported and skipped to its newline)."""
     stats = stats if stats is not None else ReadStats()
     report = on_bad or (lambda bad: None)
+    scanner = _Scanner(prefilter) if prefilter is not None else None
     source = _Input(path)
     stats.files += 1
+    buf = bytearray(max(block_size, 16))
+    view = memoryview(buf)
     try:
         consumed = 0  # lines fully behind us
-        carry = b""
+        filled = 0  # bytes of buf holding data: the carried unfinished line, then the newest read
         discarding = False  # inside an over-long line: drop bytes up to its newline
         while True:
-            chunk = source.read(block_size)
-            if not chunk:
+            if filled == len(buf):  # no newline in a full buffer: one line longer than the buffer
+                if filled > MAX_LINE:
+                    _bad(BadLine(path, consumed + 1, "line longer than 16 MiB"), stats, report)
+                    filled, discarding = 0, True
+                else:
+                    view.release()
+                    buf = buf + bytes(len(buf))
+                    view = memoryview(buf)
+            got = source.readinto(view[filled : filled + block_size])
+            if not got:
                 break
-            stats.bytes += len(chunk)
+            stats.bytes += got
             if progress is not None:
                 progress(path, source.position(), source.size)
             if discarding:
-                newline = chunk.find(b"\n")
+                newline = find(buf, b"\n", 0, got)
                 if newline < 0:
                     continue
-                chunk = chunk[newline + 1 :]
                 consumed += 1
                 stats.lines += 1
                 discarding = False
-            block = carry + chunk if carry else chunk
-            end = block.rfind(b"\n")
-            if end >= 0:
-                carry = block[end + 1 :]
-                batch, total = _block_lines(block, consumed, path, prefilter, stats, report)
-                yield batch
-                consumed += total
+                filled = got - newline - 1
+                view[:filled] = bytes(view[newline + 1 : got])
+                fresh = 0
             else:
-                carry = block
-            if len(carry) > MAX_LINE:
-                _bad(BadLine(path, consumed + 1, "line longer than 16 MiB"), stats, report)
-                carry = b""
-                discarding = True
+                fresh = filled  # the carried bytes hold no newline: look for one in the new ones only
+                filled += got
+            end = rfind(buf, b"\n", fresh, filled) + 1
+            if not end:
+                continue
+            batch, total = _block_lines(buf, view, end, consumed, path, scanner, stats, report)
+            if batch:
+                yield batch
+            consumed += total
+            tail = filled - end
+            if tail:  # a copy first: source and target overlap when the tail is longer than the block
+                view[:tail] = bytes(view[end:filled])
+            filled = tail
         if discarding:
             stats.lines += 1
-        elif carry:
-            yield _block_lines(carry + b"\n", consumed, path, prefilter, stats, report)[0]
+        elif filled:
+            if filled == len(buf):
+                view.release()
+                buf = buf + b"\n"
+                view = memoryview(buf)
+            else:
+                buf[filled] = 10  # the last line has no newline: give it one
+            batch, _ = _block_lines(buf, view, filled + 1, consumed, path, scanner, stats, report)
+            if batch:
+                yield batch
     finally:
+        view.release()
         source.close()
 
 
 def _block_lines(
-    block: bytes,
+    buf: bytearray,
+    view: memoryview,
+    end: int,
     before: int,
     path: str,
-    prefilter: t.Optional["RequiredLiterals"],
+    scanner: t.Optional["_Scanner"],
     stats: ReadStats,
     report: t.Callable[[BadLine], None],
 ) -> tuple[list[tuple[int, bytes]], int]:
-    """The candidate lines among the newline-terminated lines of `block`, and how many of those there are (bytes
-    after the last newline are ignored: the caller carries them into the next block); `before` = lines preceding
-    the block in its file."""
-    out: list[tuple[int, bytes]] = []
-    if prefilter is None:
-        lines = block.split(b"\n")
+    """The candidate lines among the lines of `buf[:end]` (which ends with a newline), and how many lines that is;
+    `before` = lines preceding the block in its file."""
+    if scanner is None:
+        lines = bytes(view[:end]).split(b"\n")
         total = len(lines) - 1
         stats.lines += total
         del lines[total:]
         out = [item for item in zip(range(before + 1, before + total + 1), lines) if item[1] and item[1][:1] != b" "]
-        if len(out) < total or len(block) > MAX_LINE:  # rare: blank or indented lines, or a line that may be huge
+        if len(out) < total or end > MAX_LINE:  # rare: blank or indented lines, or a line that may be huge
             out = [item for item in zip(range(before + 1, before + total + 1), lines)
                    if _usable(item[1], path, item[0], stats, report)]
         return out, total
-    total = block.count(b"\n")
-    stats.lines += total
-    candidates = 0
-    number, counted_to = before + 1, 0
-    for start in _candidate_starts(block, prefilter):
-        stop = block.find(b"\n", start)
-        if stop < 0:
-            break  # the unterminated tail: it belongs to the next block
-        number += block.count(b"\n", counted_to, start)
-        counted_to = start
-        line = block[start:stop]
-        if prefilter.may_match(line):
-            candidates += 1
-            if _usable(line, path, number, stats, report):
-                out.append((number, line))
-    stats.skipped += total - candidates
-    return out, total
+    return scanner.block(buf, view, end, before, path, stats, report)
 
 
-def _candidate_starts(block: bytes, prefilter: "RequiredLiterals") -> list[int]:
-    """Start offsets of the lines holding a needle of the most selective clause (or one of its triggers)."""
-    clause = prefilter.best_clause()
-    lowered = block.lower() if any(n.case_insensitive for n in clause) else None
-    starts: set[int] = set()
-    triggers: dict[bytes, None] = {}
-    for needle in clause:
-        _add_hits(lowered if needle.case_insensitive else block, block, needle.text, starts)  # type: ignore[arg-type]
-        triggers.update(dict.fromkeys(needle.triggers))
-    for trigger in triggers:
-        _add_trigger_hits(block, trigger, starts)
-    return sorted(starts)
+class _Scanner:
+    """The prefilter over whole blocks: SIMD substring search (stringzilla) finds the lines holding a needle of the
+    most selective clause or one of its triggers; only those lines are cut out and checked against the whole
+    formula. Every other line costs nothing but its share of one newline count per block."""
+
+    def __init__(self, prefilter: "RequiredLiterals"):
+        self.prefilter = prefilter
+        clause = prefilter.best_clause()
+        self.exact = tuple(dict.fromkeys(n.text for n in clause if not n.case_insensitive))
+        self.folded = tuple(dict.fromkeys(n.text for n in clause if n.case_insensitive))
+        triggers: dict[bytes, None] = {}
+        for needle in clause:
+            triggers.update(dict.fromkeys(needle.triggers))
+        self.exact += tuple(trigger for trigger in triggers if trigger not in self.exact)
+        self._lowered = bytearray()
+
+    def block(
+        self,
+        buf: bytearray,
+        view: memoryview,
+        end: int,
+        before: int,
+        path: str,
+        stats: ReadStats,
+        report: t.Callable[[BadLine], None],
+    ) -> tuple[list[tuple[int, bytes]], int]:
+        total = count(buf, b"\n", 0, end)
+        stats.lines += total
+        starts: set[int] = set()
+        for text in self.exact:
+            _add_hits(buf, buf, end, text, starts)
+        if self.folded:
+            # ASCII lower-casing, as `bytes.lower` does for `Needle.found_in`, into a buffer reused across blocks.
+            if len(self._lowered) < end:
+                self._lowered = bytearray(len(buf))
+            translate(buf, _LOWER, start=0, end=end, out=self._lowered)
+            for text in self.folded:
+                _add_hits(self._lowered, buf, end, text, starts)
+        out: list[tuple[int, bytes]] = []
+        candidates = 0
+        number, counted_to = before + 1, 0
+        may_match = self.prefilter.may_match
+        for start in sorted(starts):
+            stop = find(buf, b"\n", start, end)
+            number += count(buf, b"\n", counted_to, start)
+            counted_to = start
+            line = bytes(view[start:stop])
+            if may_match(line):
+                candidates += 1
+                if _usable(line, path, number, stats, report):
+                    out.append((number, line))
+        stats.skipped += total - candidates
+        return out, total
 
 
-def _add_hits(hay: bytes, block: bytes, text: bytes, starts: set[int], begin: int = 0) -> None:
-    find, rfind = hay.find, block.rfind
-    pos = find(text, begin)
+_LOWER = bytes(range(256)).lower()
+
+
+def _add_hits(hay: bytearray, block: bytearray, end: int, text: bytes, starts: set[int]) -> None:
+    """Add the start offset of every line of `block[:end]` where `hay` (the block or its lowered copy) holds `text`."""
+    pos = find(hay, text, 0, end)
     while pos >= 0:
-        starts.add(rfind(b"\n", 0, pos) + 1)
-        stop = block.find(b"\n", pos)
+        starts.add(rfind(block, b"\n", 0, pos) + 1)
+        stop = find(block, b"\n", pos, end)
         if stop < 0:
             return
-        pos = find(text, stop + 1)  # on to the next line: one hit per line is enough
-
-
-def _add_trigger_hits(block: bytes, trigger: bytes, starts: set[int]) -> None:
-    """Like `_add_hits`, but triggers (`\\u`, UTF-8 sequences) start with a byte that is usually absent: a one-byte
-    find is a memchr, many times faster than a multi-byte find, so look for the first byte and check the rest; fall
-    back to the plain search when that byte turns out to be common in this block."""
-    first, find = trigger[:1], block.find
-    misses = 0
-    pos = find(first)
-    while pos >= 0:
-        if block.startswith(trigger, pos):
-            _add_hits(block, block, trigger, starts, pos)
-            return
-        misses += 1
-        if misses > 64:
-            _add_hits(block, block, trigger, starts, pos + 1)
-            return
-        pos = find(first, pos + 1)
+        pos = find(hay, text, stop + 1, end)  # on to the next line: one hit per line is enough
 
 
 def _usable(line: bytes, path: str, number: int, stats: ReadStats, report: t.Callable[[BadLine], None]) -> bool:

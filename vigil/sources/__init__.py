@@ -13,6 +13,6 @@ The rest of vigil uses one entry point:
 from __future__ import annotations
 
 from vigil.sources.base import Adapter, Record
-from vigil.sources.detect import SourceStats, SourceStream, adapters, detect_file, open_sources, resolve
+from vigil.sources.detect import SourceStats, SourceStream, all_adapters, detect_file, open_sources, resolve
 
-__all__ = ["Adapter", "Record", "SourceStats", "SourceStream", "adapters", "detect_file", "open_sources", "resolve"]
+__all__ = ["Adapter", "Record", "SourceStats", "SourceStream", "all_adapters", "detect_file", "open_sources", "resolve"]

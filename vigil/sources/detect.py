@@ -59,7 +59,7 @@ class SourceStats:
 
 
 # ---------------------------------------------------------------------------------------------------- registry
-def adapters() -> dict[str, Adapter]:
+def all_adapters() -> dict[str, Adapter]:
     """Every known format by name: the JSON adapters (`vigil.sources.adapters.ADAPTERS`) plus raw audit logs."""
     try:
         from vigil.sources.adapters import ADAPTERS  # imported lazily: written by another module, heavy to build
@@ -79,7 +79,7 @@ def _with_audit(registry: dict[str, Adapter]) -> dict[str, Adapter]:
 
 def resolve(name: str, registry: t.Optional[dict[str, Adapter]] = None) -> Adapter:
     """The adapter called `name` (or one of its aliases); SourceError listing the names otherwise."""
-    registry = registry if registry is not None else adapters()
+    registry = registry if registry is not None else all_adapters()
     if name in registry:
         return registry[name]
     for adapter in registry.values():
@@ -98,7 +98,7 @@ def _sniff(adapter: Adapter, doc: dict) -> bool:
 
 def detect_lines(path: str, lines: t.Sequence[readers.Line], registry: t.Optional[dict[str, Adapter]] = None) -> Adapter:
     """The format of a file from its first non-blank lines."""
-    registry = _with_audit(registry if registry is not None else adapters())
+    registry = _with_audit(registry if registry is not None else all_adapters())
     audit = registry[auditd_log.AUDITD_LOG.name]
     tried = ", ".join(sorted(registry))
     if not lines:
@@ -130,7 +130,10 @@ def detect_lines(path: str, lines: t.Sequence[readers.Line], registry: t.Optiona
 
 def detect_file(path: str, registry: t.Optional[dict[str, Adapter]] = None) -> Adapter:
     """The format of one file (not stdin: sniffing would consume it)."""
-    return detect_lines(path, readers.first_lines(path, SNIFF_LINES), registry)
+    lines = readers.first_lines(path, SNIFF_LINES)
+    if lines and exports._starts_pretty_json(lines[0].data):
+        lines = [ln for ln in readers.iter_lines(path) if ln.data.strip()]  # one pretty-printed value: all of it
+    return detect_lines(path, lines, registry)
 
 
 # ---------------------------------------------------------------------------------------------------- pipelines
@@ -260,7 +263,7 @@ def open_sources(
     left off, and positions are committed as records are consumed (`autocommit`) or when the caller calls
     `stream.commit()`. Bad records are counted in `stats` with their `file:line`, and reading goes on.
     """
-    registry = _with_audit(registry if registry is not None else adapters())
+    registry = _with_audit(registry if registry is not None else all_adapters())
     forced = resolve(source, registry) if source else None
     files = readers.expand_paths(paths)
     stats = stats if stats is not None else SourceStats()
@@ -300,6 +303,13 @@ class SourceStream:
         self._queue: "queue.Queue[t.Any]" = queue.Queue(maxsize=1024)
         self._threads: list[threading.Thread] = []
         self.stats.files = len(files)
+        if follow and checkpoint is not None:
+            # Pin each new file's identity now: if it is rotated before the first record is committed, a restart
+            # still finds the old file by inode instead of skipping to the new one.
+            for path in files:
+                if checkpoint.get(path) is None and self._followable(path) and os.path.exists(path):
+                    st = os.stat(path)
+                    self._done[path] = Position(st.st_dev, st.st_ino, 0, 1)
         if not follow:  # detect every file before reading any, so a bad one fails before output starts
             self._formats = {p: self._detect_now(p) for p in files if p != readers.STDIN}
         self._gen = self._follow_all() if follow else self._batch_all()
@@ -379,6 +389,8 @@ class SourceStream:
             if path == readers.STDIN:
                 items = readers.iter_lines(path)
                 head = [ln for _, ln in zip(range(SNIFF_LINES), items)]
+                if head and exports._starts_pretty_json(head[0].data):
+                    head += list(items)
                 adapter = self.forced or detect_lines(path, [ln for ln in head if ln.data.strip()], self.registry)
                 self.stats.formats[path] = adapter.name
                 chained = _chain(head, items)
@@ -444,6 +456,8 @@ class SourceStream:
     def _batch_one(self, path: str) -> t.Iterator[Positioned]:
         items = readers.iter_lines(path)
         head = [ln for _, ln in zip(range(SNIFF_LINES), items)]
+        if head and exports._starts_pretty_json(head[0].data):
+            head += list(items)
         adapter = self.forced or detect_lines(path, [ln for ln in head if ln.data.strip()], self.registry)
         self.stats.formats[path] = adapter.name
         return file_records(path, _chain(head, items), adapter, self.stats, **self._options(False))

@@ -8,7 +8,8 @@ Recognised, per line (NDJSON) or for a whole file (pretty-printed JSON):
   `{"hits": {"sequences": [{"events": [...]}]}}`, or a multi-search `{"responses": [response, ...]}`;
 * a `_bulk` body: an action line `{"index"|"create": {"_index": ..., "_id": ...}}` followed by the document line;
   `delete` has no document line; `update` carries a partial document, so it is reported and skipped;
-* a JSON array of any of the above.
+* a JSON array of any of the above, or one wrapped as `{"events": [...]}` / `{"expected": [...]}` (Elastic
+  pipeline-test files) or `{"docs": [...]}` (`_ingest/pipeline/_simulate` bodies).
 
 A whole file is parsed at once only when its first line is not a complete JSON value (pretty-printed output); that
 is the one case that is not streaming, and it is bounded by the size of that one response.
@@ -32,6 +33,9 @@ _BULK_META_KEYS = frozenset(
      "version_type", "if_seq_no", "if_primary_term", "dynamic_templates", "retry_on_conflict", "op_type",
      "list_executed_pipelines", "_source"}
 )
+
+
+_WRAPPER_KEYS = ("events", "expected", "docs")
 
 
 class RawDoc(t.NamedTuple):
@@ -82,6 +86,12 @@ def unwrap(value: t.Any, path: str, line: int, bad: BadRecords) -> t.Iterator[tu
         for response in responses:
             yield from unwrap(response, path, line, bad)
         return
+    if len(value) == 1:  # Elastic pipeline-test files and _ingest/_simulate bodies wrap their documents
+        (key, inner), = value.items()
+        if key in _WRAPPER_KEYS and isinstance(inner, list):
+            for item in inner:
+                yield from unwrap(item, path, line, bad)
+            return
     if "_source" in value:
         yield from unwrap_hit(value, path, line, bad)
         return

@@ -1,0 +1,340 @@
+"""`vigil run` (scheduled detection, once or continuously) and `vigil hunt` (a retroactive hunt over whole files).
+
+Both take sources as arguments or from the configuration file (`--config`, see docs/config.md) and write alerts to
+the store (`--db`, else the configured store, else vigil.db in the data directory).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import sys
+import threading
+import typing as t
+from pathlib import Path
+
+import click
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from vigil.alerts import AlertStore
+from vigil.alerts.reason import get_path
+from vigil.alerts.times import js_iso, parse_time
+from vigil.config import Config, SourceConfig, load_config
+from vigil.errors import ConfigError, Location, RuleError
+from vigil.exceptions import ExceptionStore
+from vigil.rules import builtin_rules, load_registry, resolve_rule
+from vigil.rules.model import Rule
+from vigil.runs import messages
+from vigil.runs.executor import ExecutionResult, ProducedAlert
+from vigil.runs.hunt import RuleHunt, hunt
+from vigil.runs.inputs import Inputs, retention_for
+from vigil.runs.scheduler import Scheduler
+from vigil.sources import SourceStats, open_sources
+
+STATUS_STYLE = {messages.SUCCEEDED: "green", messages.PARTIAL_FAILURE: "yellow", messages.FAILED: "bold red"}
+EXIT_OK, EXIT_FAILED = 0, 1
+
+db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+                         help="Alert store (SQLite). Default: the configured store, else vigil.db in the data dir.")
+config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                             help="Configuration file. Default: $VIGIL_CONFIG, else vigil.toml in the data dir.")
+rule_option = click.option("--rule", "rule_refs", multiple=True, metavar="RULE",
+                           help="A rule_id (or unique prefix), a rule file, `builtin` or `all` (repeatable). "
+                                "Default: every enabled rule.")
+source_option = click.option("--source", "source_format", metavar="FORMAT",
+                             help="Force the format of the FILE arguments (default: detected per file).")
+
+
+def _console(err: bool = False) -> Console:
+    return Console(stderr=err, soft_wrap=False, width=None if sys.stdout.isatty() else 140)
+
+
+# ---------------------------------------------------------------------------------------------- shared helpers
+def select_rules(refs: t.Sequence[str], config: Config) -> list[Rule]:
+    """The rules named by `--rule` (each ref: rule_id or prefix, file, `builtin`, `all`); default: enabled ones."""
+    registry = load_registry(config.rule_dirs)
+    enabled = [r for r in registry if config.rule_enabled(r.rule_id, r.enabled)]
+    chosen: dict[str, Rule] = {}
+    for ref in refs or ("all",):
+        if ref == "all":
+            found = enabled
+        elif ref == "builtin":
+            found = builtin_rules()
+        else:
+            found = [resolve_rule(ref, config.rule_dirs)]
+        for rule in found:
+            chosen.setdefault(rule.rule_id, rule)
+    rules = list(chosen.values())
+    skipped = [r for r in rules if not r.runnable]
+    if skipped and refs and "all" not in refs:
+        raise RuleError(f"rule type {skipped[0].type!r} is not run by vigil (EQL rules only)",
+                        skipped[0].location_of("rule.type"))
+    if skipped:
+        click.echo(f"note: {len(skipped)} rule(s) of types vigil does not run were skipped", err=True)
+    return [r for r in rules if r.runnable]
+
+
+def open_store(db: t.Optional[Path], config: Config) -> AlertStore:
+    path = db or config.store_path
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return AlertStore(path)
+
+
+def exception_store(config: Config) -> ExceptionStore:
+    return ExceptionStore(config.exceptions_dir)
+
+
+def source_specs(files: t.Sequence[str], source_format: t.Optional[str], config: Config) -> list[SourceConfig]:
+    if files:
+        return [SourceConfig(tuple(files), source_format)]
+    if source_format:
+        raise ConfigError("--source applies to FILE arguments; set `format` in the configuration instead",
+                          Location(key="--source"))
+    if not config.sources:
+        where = str(config.path) if config.path else "no configuration file"
+        raise ConfigError("no sources: give FILE arguments or configure [[sources]]", Location(path=where),
+                          hint="see docs/config.md, e.g. `vigil run --once /var/log/audit/audit.log`")
+    return list(config.sources)
+
+
+def _text(value: t.Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def alert_row(alert: ProducedAlert) -> dict[str, str]:
+    doc = alert.doc
+    record = alert.records[0] if alert.records else None
+    when = parse_time(doc.get("kibana.alert.original_time"))
+    args = get_path(doc, "process.args")
+    # Not every source names the host or keeps a command line: show the next best field rather than a blank.
+    return {
+        "time": js_iso(when) if when else "",
+        "host": _text(get_path(doc, "host.name") or get_path(doc, "host.hostname") or get_path(doc, "host.id")),
+        "user": _text(get_path(doc, "user.name")),
+        "process": _text(get_path(doc, "process.name")),
+        "command_line": _text(get_path(doc, "process.command_line")
+                              or (" ".join(map(str, args)) if isinstance(args, list) else args)),
+        "source": record.source if record else "",
+        "where": f"{Path(record.path).name}:{record.line}" if record else "",
+        "rule": _text(doc.get("kibana.alert.rule.name")),
+        "id": alert.id,
+    }
+
+
+def alerts_table(alerts: t.Sequence[ProducedAlert], title: str, *, show_rule: bool = True,
+                 show_where: bool = True) -> Table:
+    table = Table(title=title, title_justify="left", header_style="bold")
+    columns = ["time", "host", "user", "process", "command_line", "source"]
+    columns = (["rule"] if show_rule else []) + columns + (["where"] if show_where else []) + ["id"]
+    for column in columns:
+        table.add_column(column.replace("_", " "), overflow="fold",
+                         max_width=12 if column == "id" else None, no_wrap=column in ("time",))
+    for alert in alerts:
+        row = alert_row(alert)
+        row["id"] = row["id"][:10]
+        table.add_row(*(row[c] for c in columns))
+    return table
+
+
+def shown_alerts(alerts: t.Iterable[ProducedAlert], new_only: bool) -> list[ProducedAlert]:
+    """Alerts to list: shells and event alerts (building blocks are part of their shell), oldest event first."""
+    out = [a for a in alerts if not a.building_block and (a.new or not new_only)]
+    return sorted(out, key=lambda a: (str(a.doc.get("kibana.alert.original_time") or ""), a.id))
+
+
+def _json_line(alert: ProducedAlert) -> None:
+    sys.stdout.write(orjson.dumps(alert.doc).decode() + "\n")
+
+
+# --------------------------------------------------------------------------------------------------------- run
+def _parse_at(text: t.Optional[str]) -> t.Optional[dt.datetime]:
+    if text is None:
+        return None
+    when = parse_time(text)
+    if when is None:
+        raise ConfigError(f"not a time: {text!r} (expected ISO-8601, e.g. 2026-11-28T14:10:00Z)", Location(key="--at"))
+    return when
+
+
+def _execution_table(results: t.Sequence[ExecutionResult]) -> Table:
+    table = Table(title="Executions", title_justify="left", header_style="bold")
+    for column in ("rule", "status", "windows", "searched", "alerts", "new"):
+        table.add_column(column, justify="right" if column in ("searched", "alerts", "new") else "left")
+    for r in results:
+        windows = r.windows
+        span = f"{js_iso(windows[0].start)} .. {js_iso(windows[-1].end)}" if windows else "-"
+        if len(windows) > 1:
+            span += f" ({len(windows)} windows)"
+        shells = [a for a in r.alerts if not a.building_block]
+        table.add_row(r.rule.name, f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", span,
+                      str(r.events_searched), str(len(shells)), str(sum(1 for a in shells if a.new)))
+    return table
+
+
+@click.command("run")
+@click.argument("files", nargs=-1, metavar="[FILE]...")
+@click.option("--once", is_flag=True, help="One execution of every rule, then exit (for cron and tests).")
+@click.option("--at", "at_text", metavar="TIME", help="With --once: the execution start time (default: now).")
+@rule_option
+@db_option
+@config_option
+@source_option
+@click.option("--json", "as_json", is_flag=True, help="Print each new alert as one JSON line instead of tables.")
+def run_command(files, once, at_text, rule_refs, db, config_path, source_format, as_json) -> None:
+    """Run the enabled rules on their schedules over FILEs or the configured sources.
+
+    Each execution searches the rule's window (`from`..`to`, catching up after a late start), stores new alerts
+    and records its status (`vigil alerts list`, `vigil rules` show them). Without --once it runs until SIGTERM or
+    Ctrl-C, finishing the current execution first. Exit status: 0, or 1 when an execution failed (with --once).
+    """
+    at = _parse_at(at_text)
+    if at is not None and not once:
+        raise ConfigError("--at needs --once (a continuous run follows the clock)", Location(key="--at"))
+    config = load_config(config_path)
+    rules = select_rules(rule_refs, config)
+    specs = source_specs(files, source_format, config)
+    inputs = Inputs(specs, live=not once, retention=retention_for(rules))
+    console = _console()
+
+    def report(result: ExecutionResult) -> None:
+        if as_json:
+            for alert in result.alerts:
+                if alert.new:
+                    _json_line(alert)
+            sys.stdout.flush()
+            return
+        if not once:  # continuous: one line per execution, then its new alerts
+            shells = [a for a in result.alerts if a.new and not a.building_block]
+            style = STATUS_STYLE.get(result.status, "")
+            console.print(f"{js_iso(result.started_at)} [{style}]{result.status}[/] {result.rule.name}: "
+                          f"{result.events_searched} searched, {len(shells)} new alert(s)")
+            if result.status != messages.SUCCEEDED:
+                console.print(f"  {result.message}", markup=False)
+            if shells:
+                console.print(alerts_table(shown_alerts(shells, True), "New alerts", show_where=False))
+
+    with open_store(db, config) as store:
+        scheduler = Scheduler(rules, inputs, store, exception_store=exception_store(config), on_result=report)
+        if once:
+            results = scheduler.run_once(at)
+            _print_once(console, results, inputs.stats, as_json)
+            sys.exit(EXIT_FAILED if any(r.status == messages.FAILED for r in results) else EXIT_OK)
+        stop = threading.Event()
+        _install_stop_handlers(stop)
+        click.echo(f"vigil run: {len(rules)} rule(s), {len(specs)} source(s), store {store.path}; "
+                   "Ctrl-C or SIGTERM stops after the current execution", err=True)
+        inputs.start()
+        try:
+            count = scheduler.run_forever(stop)
+        finally:
+            inputs.close()
+        click.echo(f"vigil run: stopped after {count} execution(s)", err=True)
+
+
+def _print_once(console: Console, results: t.Sequence[ExecutionResult], stats: SourceStats, as_json: bool) -> None:
+    if as_json:
+        return
+    console.print(_execution_table(results))
+    for r in results:
+        if r.status != messages.SUCCEEDED:
+            console.print(f"[{STATUS_STYLE[r.status]}]{r.rule.name}: {r.status}[/]")
+            console.print(f"  {r.message}", markup=False)
+    new = shown_alerts([a for r in results for a in r.alerts], True)
+    if new:
+        console.print(alerts_table(new, f"New alerts ({len(new)})"))
+    else:
+        console.print("no new alerts")
+    if stats.bad.count:
+        click.echo(stats.report(), err=True)
+
+
+def _install_stop_handlers(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: t.Any) -> None:
+        if stop.is_set():  # a second signal: stop now (an interrupted store transaction rolls back)
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo(f"vigil run: {signal.Signals(signum).name}: finishing the current execution", err=True)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+# -------------------------------------------------------------------------------------------------------- hunt
+def hunt_summary(results: t.Sequence[RuleHunt], stats: SourceStats) -> Table:
+    table = Table(title="Hunt", title_justify="left", header_style="bold")
+    for column in ("rule", "events searched", "excepted", "alerts", "new", "bad lines"):
+        table.add_column(column, justify="left" if column == "rule" else "right")
+    for h in results:
+        shells = [a for a in h.alerts if not a.building_block]
+        name = h.rule.name if not h.error else f"{h.rule.name} [red](error)[/]"
+        table.add_row(name, str(h.events_searched), str(h.excepted), str(len(shells)),
+                      str(sum(1 for a in shells if a.new)), str(stats.bad.count))
+    return table
+
+
+def run_hunt(rules: t.Sequence[Rule], specs: t.Sequence[SourceConfig], store: AlertStore, *,
+             exceptions: t.Any, all_indices: bool = False, stats: t.Optional[SourceStats] = None,
+             on_commit: t.Optional[t.Callable[[list[ProducedAlert]], None]] = None) -> list[RuleHunt]:
+    """Hunt `rules` over every source of `specs` (read once, one after the other)."""
+    stats = stats if stats is not None else SourceStats()
+
+    def records() -> t.Iterator[t.Any]:
+        for spec in specs:
+            with open_sources(list(spec.paths), source=spec.format, stats=stats) as stream:
+                yield from stream
+
+    return hunt(rules, records(), store=store, exception_store=exceptions, all_indices=all_indices,
+                on_commit=on_commit)
+
+
+@click.command("hunt")
+@click.argument("files", nargs=-1, metavar="[FILE]...")
+@rule_option
+@db_option
+@config_option
+@source_option
+@click.option("--all-indices", is_flag=True, help="Ignore the rules' index patterns: search every record.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print each new alert as one JSON line, as soon as it is stored, instead of tables.")
+def hunt_command(files, rule_refs, db, config_path, source_format, all_indices, as_json) -> None:
+    """Hunt retroactively: run rules over whole FILEs (no time window) and store the alerts.
+
+    FILEs may be files, directories, globs or `-`, in any supported format (see `vigil sources list`); without
+    FILEs the configured sources are read. Alerts already in the store (same event, same rule) are not stored
+    again. Exit status: 0 (also when nothing matched), 2 on a usage or input error.
+    """
+    config = load_config(config_path)
+    rules = select_rules(rule_refs, config)
+    specs = source_specs(files, source_format, config)
+    stats = SourceStats()
+
+    def on_commit(alerts: list[ProducedAlert]) -> None:
+        if as_json:
+            for alert in alerts:
+                if alert.new:
+                    _json_line(alert)
+            sys.stdout.flush()  # each line is printed only after its alert is committed to the store
+
+    with open_store(db, config) as store:
+        results = run_hunt(rules, specs, store, exceptions=exception_store(config), all_indices=all_indices,
+                           stats=stats, on_commit=on_commit)
+    console = _console()
+    for h in results:
+        if h.error:
+            click.echo(f"error: {h.rule.label}: {h.error}", err=True)
+    if not as_json:
+        console.print(hunt_summary(results, stats))
+        found = shown_alerts([a for h in results for a in h.alerts], False)
+        if found:
+            console.print(alerts_table(found, f"Alerts ({len(found)})"))
+    if stats.bad.count:
+        click.echo(stats.report(), err=True)
+    if any(h.error for h in results):
+        sys.exit(2)

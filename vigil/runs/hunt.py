@@ -1,0 +1,130 @@
+"""A retroactive hunt: run rules over whole files once, with no time window, and store the alerts.
+
+Unlike a scheduled execution there is no window and no `max_signals` cap (a hunt looks at everything it is given),
+but everything else is the same: the rule's index patterns select records (unless `all_indices`), exceptions drop
+records before the query, alerts get the same deterministic ids (so hunting twice, or hunting what `vigil run`
+already saw, stores nothing twice).
+
+The sources are read once for all rules. Plain event queries are evaluated as records stream by and their alerts
+committed in batches; sequences, samples and piped queries need the events in timestamp order, so their records are
+collected and sorted first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+import uuid
+from dataclasses import dataclass, field
+
+from vigil.alerts import AlertContext, AlertStore
+from vigil.alerts.times import utc_now
+from vigil.errors import VigilError
+from vigil.rules.model import Rule
+from vigil.runs.executor import MatchRunner, ProducedAlert, compile_rule, exceptions_for, produce
+from vigil.runs.select import IndexSelector
+
+BATCH = 500  # alerts per store transaction while streaming
+
+
+@dataclass
+class RuleHunt:
+    """What one rule found during a hunt."""
+
+    rule: Rule
+    events_searched: int = 0
+    excepted: int = 0
+    matches: int = 0
+    alerts: list[ProducedAlert] = field(default_factory=list)
+    error: t.Optional[str] = None
+
+    @property
+    def new_alert_ids(self) -> list[str]:
+        return [a.id for a in self.alerts if a.new]
+
+
+class _RuleState:
+    def __init__(self, rule: Rule, all_indices: bool, exception_store: t.Any, at: dt.datetime, ctx: AlertContext):
+        self.hunt = RuleHunt(rule)
+        self.compiled = compile_rule(rule)
+        self.runner = MatchRunner(rule, self.compiled)
+        self.select = (lambda _index: True) if all_indices else IndexSelector(rule.index)
+        self.is_excepted = exceptions_for(rule, exception_store, at)
+        self.ctx = ctx
+        # Streaming is only exact for a plain event query: pipes and sequences need the whole ordered input.
+        self.streaming = self.compiled.kind == "event" and not self.compiled.query.pipes
+        self.pending: list[ProducedAlert] = []
+        self.collected: list[t.Any] = []
+
+    def feed(self, record: t.Any) -> None:
+        if not self.select(record.index):
+            return
+        self.hunt.events_searched += 1
+        if self.is_excepted is not None and self.is_excepted(record.doc):
+            self.hunt.excepted += 1
+            return
+        if not self.streaming:
+            self.collected.append(record)
+        elif self.compiled.matches(record.doc):
+            self._add([record])
+
+    def _add(self, records: list[t.Any]) -> None:
+        self.hunt.matches += 1
+        self.pending.extend(produce(records, self.hunt.rule, self.ctx))
+
+    def finish(self) -> None:
+        if not self.streaming:
+            for recs in self.runner.matches(self.runner.ordered(self.collected), None):
+                self._add(recs)
+            self.collected = []
+
+
+OnCommit = t.Callable[[list[ProducedAlert]], None]
+
+
+def _flush(state: _RuleState, store: AlertStore, on_commit: t.Optional[OnCommit]) -> None:
+    if not state.pending:
+        return
+    new_ids = set(store.insert_alerts([p.doc for p in state.pending]))
+    for p in state.pending:
+        p.new = p.id in new_ids
+        new_ids.discard(p.id)
+    state.hunt.alerts.extend(state.pending)
+    if on_commit is not None:  # only now: whatever it reports is already on disk
+        on_commit(state.pending)
+    state.pending = []
+
+
+def hunt(
+    rules: t.Sequence[Rule],
+    records: t.Iterable[t.Any],
+    *,
+    store: AlertStore,
+    exception_store: t.Any = None,
+    all_indices: bool = False,
+    created_at: t.Optional[dt.datetime] = None,
+    space_id: str = "default",
+    on_commit: t.Optional[OnCommit] = None,
+) -> list[RuleHunt]:
+    """Run every rule over `records` (consumed once); alerts go to `store`. A rule that cannot run reports its
+    error in its `RuleHunt.error` and the others go on. `on_commit(alerts)` is called after each batch is committed."""
+    at = created_at or utc_now()
+    execution = str(uuid.uuid4())
+    states: list[_RuleState] = []
+    out: list[RuleHunt] = []  # in the order the rules were given
+    for rule in rules:
+        ctx = AlertContext(created_at=at, space_id=space_id, execution_uuid=execution, indices=list(rule.index))
+        try:
+            states.append(_RuleState(rule, all_indices, exception_store, at, ctx))
+            out.append(states[-1].hunt)
+        except VigilError as error:
+            out.append(RuleHunt(rule, error=str(error)))
+    for record in records:
+        for st in states:
+            st.feed(record)
+            if len(st.pending) >= BATCH:
+                _flush(st, store, on_commit)
+    for st in states:
+        st.finish()
+        _flush(st, store, on_commit)
+    return out

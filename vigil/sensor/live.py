@@ -1,0 +1,175 @@
+"""Live detection: every sensor event → every enabled rule's streaming engine → alerts in the store, at once.
+
+Each runnable EQL rule whose index patterns select the sensor's index is compiled once into a `QueryStream`. Its
+exceptions are applied before the query (an excepted event never reaches it, nor joins a sequence), as Kibana does.
+Each match becomes Kibana-shaped alert documents, inserted in one transaction (idempotent), printed as one line,
+and handed to every callback in `on_alerts`.
+
+Extension point for notification / response modules:
+
+    from vigil.sensor import live
+    live.on_alerts.append(lambda alerts, rule: ...)   # alerts: the NEW alert documents of one match
+
+Callbacks run in the evaluator thread, after the alerts are committed; they must be quick (hand slow work to a
+thread). A callback that raises is logged and does not stop detection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import typing as t
+import uuid
+from dataclasses import dataclass, field
+
+from vigil.alerts import AlertContext, AlertStore, build_alerts
+from vigil.engine.query import QueryStream
+from vigil.errors import VigilError
+from vigil.rules.model import Rule
+from vigil.runs.executor import compile_rule, exceptions_for
+from vigil.runs.select import IndexSelector
+from vigil.sensor.ecs import SENSOR_INDEX
+from vigil.sources.base import Record
+
+log = logging.getLogger("vigil.sensor")
+
+AlertCallback = t.Callable[[list[dict], Rule], None]
+# Plug-in point: called with (new alert documents of one match, the rule) after they are stored.
+on_alerts: list[AlertCallback] = []
+
+
+@dataclass
+class RuleRunner:
+    rule: Rule
+    stream: QueryStream
+    excepted: t.Optional[t.Callable[[dict], bool]] = None
+    matches: int = 0
+    excepted_events: int = 0
+
+
+@dataclass
+class LoadReport:
+    runners: list[RuleRunner] = field(default_factory=list)
+    skipped: list[tuple[Rule, str]] = field(default_factory=list)  # (rule, reason)
+
+
+def load_runners(rules: t.Iterable[Rule], *, index: str = SENSOR_INDEX, exception_store: t.Any = None,
+                 only_enabled: bool = True) -> LoadReport:
+    """Compile the rules that can run on the sensor's events; the others are listed with the reason."""
+    report = LoadReport()
+    now = dt.datetime.now(dt.timezone.utc)
+    for rule in rules:
+        if only_enabled and not rule.enabled:
+            report.skipped.append((rule, "disabled"))
+            continue
+        if not rule.runnable or (rule.language or "eql") != "eql":
+            report.skipped.append((rule, f"rule type {rule.type} is not run live"))
+            continue
+        if rule.index and not IndexSelector(rule.index)(index):
+            report.skipped.append((rule, f"index patterns {', '.join(rule.index)} do not select {index}"))
+            continue
+        try:
+            compiled = compile_rule(rule)
+            excepted = exceptions_for(rule, exception_store, now)
+        except VigilError as error:
+            report.skipped.append((rule, str(error).splitlines()[0]))
+            continue
+        report.runners.append(RuleRunner(rule, compiled.stream(), excepted))
+    return report
+
+
+def alert_summary(doc: dict, rule: Rule) -> str:
+    """One line for stdout / journald: when, rule, severity, host, process, user, alert id."""
+
+    def get(path: str) -> t.Any:
+        if path in doc:
+            return doc[path]
+        node: t.Any = doc
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
+
+    args = get("process.command_line") or get("process.name") or "?"
+    return (f"ALERT {get('@timestamp')} rule={rule.name!r} severity={rule.severity} host={get('host.name')} "
+            f"pid={get('process.pid')} user={get('user.name') or get('user.id')} cmd={args!r} "
+            f"id={str(doc.get('kibana.alert.uuid', ''))[:12]}")
+
+
+class LiveDetector:
+    """Feeds records to the rule streams and stores the alerts. Used by `vigil watch`; usable from code and tests.
+
+    Args:
+        store: an open AlertStore (the caller owns and closes it).
+        runners: from `load_runners`.
+        echo: receives each alert's summary line (default: nothing).
+    """
+
+    def __init__(self, store: AlertStore, runners: list[RuleRunner], *,
+                 echo: t.Optional[t.Callable[[str], None]] = None, space_id: str = "default",
+                 index: str = SENSOR_INDEX):
+        self.store = store
+        self.index = index
+        self.runners = runners
+        self.echo = echo
+        self.space_id = space_id
+        self.events = 0
+        self.alerts = 0
+        self.execution_uuid = str(uuid.uuid4())
+
+    def replace_runners(self, runners: list[RuleRunner]) -> list[dict]:
+        """Swap in a new rule set (SIGHUP). Pending state of the old streams is closed out first."""
+        flushed = self.close_streams()
+        self.runners = runners
+        return flushed
+
+    def feed(self, record: Record) -> list[dict]:
+        """Evaluate one record against every rule; returns the new alert documents it produced."""
+        self.events += 1
+        produced: list[dict] = []
+        doc = record.doc
+        for runner in self.runners:
+            if runner.excepted is not None and runner.excepted(doc):
+                runner.excepted_events += 1
+                continue
+            for match in runner.stream.feed(doc):
+                produced += self._alert(runner, match.events, record)
+        return produced
+
+    def close_streams(self) -> list[dict]:
+        """End of input: matches held back by the streams (e.g. `tail` pipes) are emitted now."""
+        produced: list[dict] = []
+        for runner in self.runners:
+            for match in runner.stream.close():
+                produced += self._alert(runner, match.events, None)
+        return produced
+
+    def _alert(self, runner: RuleRunner, events: list[t.Optional[dict]], current: t.Optional[Record]) -> list[dict]:
+        runner.matches += 1
+        records: list[t.Optional[Record]] = []
+        for event in events:
+            if event is None:
+                records.append(None)
+            elif current is not None and event is current.doc:
+                records.append(current)
+            else:  # an earlier event of a sequence: every event of one backend has the same index
+                records.append(Record(doc=event, index=self.index, source="sensor"))
+        rule = runner.rule
+        ctx = AlertContext(space_id=self.space_id, execution_uuid=self.execution_uuid, indices=list(rule.index))
+        docs = build_alerts(records, rule, ctx)
+        if not docs:
+            return []
+        new_ids = set(self.store.insert_alerts(docs))
+        fresh = [d for d in docs if d.get("kibana.alert.uuid") in new_ids]
+        if not fresh:
+            return []
+        self.alerts += len(fresh)
+        if self.echo is not None:
+            shown = [d for d in fresh if "kibana.alert.group.index" not in d] or fresh[:1]
+            for doc in shown:
+                self.echo(alert_summary(doc, rule))
+        for callback in list(on_alerts):
+            try:
+                callback(fresh, rule)
+            except Exception:  # a broken notifier must not stop detection
+                log.exception("on_alerts callback %r failed", callback)
+        return fresh
