@@ -92,15 +92,16 @@ def finish_generators(procs: list[subprocess.Popen]) -> tuple[set[int], float]:
     return pids, elapsed
 
 
-def latency_run(rate: float, seconds: float, every: int, fake: Path, realtime: bool) -> dict:
+def latency_run(rate: float, seconds: float, every: int, fake: Path, realtime: bool, isolate: bool) -> dict:
     from vigil.alerts import AlertStore
     from vigil.rules.registry import builtin_rules
     from vigil.sensor.ecs import EventBuilder, HostInfo
     from vigil.sensor.live import LiveDetector, load_runners
-    from vigil.sensor.reader import ConnectorBackend
+    from vigil.sensor.select import choose_backend
 
     q: queue.SimpleQueue = queue.SimpleQueue()
-    backend = ConnectorBackend(q.put, EventBuilder(HostInfo.detect()), realtime=realtime)
+    backend = choose_backend("connector", q.put, EventBuilder(HostInfo.detect()), realtime=realtime,
+                             isolate=isolate).backend
     tmp = Path(tempfile.mkdtemp(prefix="vigil-bench-sensor-"))
     store = AlertStore(tmp / "alerts.db")
     detector = LiveDetector(store, load_runners(builtin_rules()).runners)
@@ -184,6 +185,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--alert-every", type=int, default=20, help="every Nth exec is an alerting fake nping")
     parser.add_argument("--no-realtime", action="store_true")
+    parser.add_argument("--thread", action="store_true", help="reader as a thread instead of a process")
     parser.add_argument("--no-cpu", action="store_true")
     parser.add_argument("--cpu-rate", type=float, default=100.0)
     parser.add_argument("--cpu-seconds", type=float, default=10.0)
@@ -194,7 +196,7 @@ def main() -> None:
     results = {"cpus": os.cpu_count(), "kernel": os.uname().release, "latency": [], "cpu": None}
     try:
         for rate in (float(r) for r in args.rates.split(",") if r):
-            result = latency_run(rate, args.seconds, args.alert_every, fake, not args.no_realtime)
+            result = latency_run(rate, args.seconds, args.alert_every, fake, not args.no_realtime, not args.thread)
             results["latency"].append(result)
             print(f"{rate:>6.0f}/s target ({result['achieved_rate']}/s achieved): spawned {result['spawned']}, "
                   f"lost {result['lost']} (ENOBUFS batches {result['lost_batches']}), gone {result['gone']}, "

@@ -40,7 +40,8 @@ STEP_MS = 3  # events are in timestamp order, ~3 ms apart (as a sorted export wo
 # Named hosts per OS (18 Linux, 13 Windows, 5 macOS) and the share of events each OS gets.
 OS_SHARE = (("linux", 0.50), ("windows", 0.35), ("macos", 0.15))
 HOSTS = {
-    "linux": [f"{p}-{i:02d}" for p, n in (("web", 6), ("db", 4), ("build", 4), ("k8s-node", 4)) for i in range(1, n + 1)],
+    "linux": [f"{p}-{i:02d}" for p, n in (("web", 6), ("db", 4), ("build", 4), ("k8s-node", 4))
+              for i in range(1, n + 1)],
     "windows": [f"{p}-{i:02d}" for p, n in (("WKS", 8), ("DC", 2), ("FS", 3)) for i in range(1, n + 1)],
     "macos": [f"mbp-{name}" for name in ("alice", "bob", "carol", "dave", "erin")],
 }
@@ -54,12 +55,14 @@ OS_INFO = {
 # (name, executable, argument lists) per OS; none of these spell "nping".
 PROGRAMS = {
     "linux": [
-        ("bash", "/usr/bin/bash", [["bash"], ["bash", "-c", "make -j4 all"], ["bash", "/opt/deploy/run.sh", "--quiet"]]),
+        ("bash", "/usr/bin/bash", [["bash"], ["bash", "-c", "make -j4 all"],
+                                   ["bash", "/opt/deploy/run.sh", "--quiet"]]),
         ("sh", "/usr/bin/sh", [["sh", "-c", "date +%s"], ["sh", "/etc/cron.daily/logrotate"]]),
         ("python3", "/usr/bin/python3", [["python3", "/srv/app/manage.py", "runworker", "--threads", "4"],
                                          ["python3", "-m", "pip", "list"]]),
         ("curl", "/usr/bin/curl", [["curl", "-fsSL", "https://packages.example.com/repo.gpg"],
-                                   ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://localhost:8080/health"]]),
+                                   ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                    "http://localhost:8080/health"]]),
         ("ssh", "/usr/bin/ssh", [["ssh", "-o", "BatchMode=yes", "deploy@db-01", "uptime"]]),
         ("sshd", "/usr/sbin/sshd", [["sshd", "-D", "-R"]]),
         ("cron", "/usr/sbin/cron", [["/usr/sbin/cron", "-f", "-P"]]),
@@ -75,15 +78,19 @@ PROGRAMS = {
         ("journalctl", "/usr/bin/journalctl", [["journalctl", "-u", "nginx", "--since", "-1h", "--no-pager"]]),
     ],
     "windows": [
-        ("svchost.exe", "C:\\Windows\\System32\\svchost.exe", [["C:\\Windows\\system32\\svchost.exe", "-k", "netsvcs", "-p"]]),
+        ("svchost.exe", "C:\\Windows\\System32\\svchost.exe",
+         [["C:\\Windows\\system32\\svchost.exe", "-k", "netsvcs", "-p"]]),
         ("powershell.exe", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
          [["powershell.exe", "-NoProfile", "-ExecutionPolicy", "Bypass", "-File", "C:\\Scripts\\inventory.ps1"]]),
-        ("cmd.exe", "C:\\Windows\\System32\\cmd.exe", [["cmd.exe", "/c", "whoami"], ["cmd.exe", "/c", "dir", "C:\\Users"]]),
+        ("cmd.exe", "C:\\Windows\\System32\\cmd.exe",
+         [["cmd.exe", "/c", "whoami"], ["cmd.exe", "/c", "dir", "C:\\Users"]]),
         ("chrome.exe", "C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe",
          [["chrome.exe", "--type=renderer", "--lang=en-US"]]),
         ("rundll32.exe", "C:\\Windows\\System32\\rundll32.exe", [["rundll32.exe", "shell32.dll,Control_RunDLL"]]),
-        ("conhost.exe", "C:\\Windows\\System32\\conhost.exe", [["\\??\\C:\\Windows\\system32\\conhost.exe", "0xffffffff"]]),
-        ("MsMpEng.exe", "C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\4.18.24090\\MsMpEng.exe", [["MsMpEng.exe"]]),
+        ("conhost.exe", "C:\\Windows\\System32\\conhost.exe",
+         [["\\??\\C:\\Windows\\system32\\conhost.exe", "0xffffffff"]]),
+        ("MsMpEng.exe", "C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\4.18.24090\\MsMpEng.exe",
+         [["MsMpEng.exe"]]),
     ],
     "macos": [
         ("zsh", "/bin/zsh", [["-zsh"], ["/bin/zsh", "-c", "brew update"]]),
@@ -102,9 +109,11 @@ PARENTS = {
                 ("cmd.exe", "C:\\Windows\\System32\\cmd.exe")],
     "macos": [("launchd", "/sbin/launchd"), ("zsh", "/bin/zsh")],
 }
-USERS = {"linux": ["root", "deploy", "www-data", "postgres", "alice"], "windows": ["SYSTEM", "alice", "bob", "svc_backup"],
+USERS = {"linux": ["root", "deploy", "www-data", "postgres", "alice"],
+         "windows": ["SYSTEM", "alice", "bob", "svc_backup"],
          "macos": ["alice", "bob", "_spotlight", "root"]}
-FILE_PATHS = {"linux": ["/var/log/app/app.log", "/tmp/build-cache/obj.o", "/etc/nginx/conf.d/site.conf", "/home/alice/.bash_history"],
+FILE_PATHS = {"linux": ["/var/log/app/app.log", "/tmp/build-cache/obj.o", "/etc/nginx/conf.d/site.conf",
+                        "/home/alice/.bash_history"],
               "windows": ["C:\\Users\\alice\\AppData\\Local\\Temp\\setup.tmp", "C:\\Windows\\Temp\\MpCmdRun.log",
                           "C:\\Users\\bob\\Documents\\report.docx"],
               "macos": ["/Users/alice/Library/Caches/com.apple.Safari/Cache.db", "/private/var/folders/tmp/item.plist"]}
@@ -250,7 +259,8 @@ class EventGenerator:
 
     def file_event(self, i: int, os_type: str) -> dict:
         rng = self.rng
-        action, kind = (("creation", "creation"), ("modification", "change"), ("deletion", "deletion"))[rng.randrange(3)]
+        kinds = (("creation", "creation"), ("modification", "change"), ("deletion", "deletion"))
+        action, kind = kinds[rng.randrange(3)]
         doc = self.base(i, os_type, ["file"], [kind], action, "endpoint.events.file")
         path = FILE_PATHS[os_type][rng.randrange(len(FILE_PATHS[os_type]))]
         sep = "\\" if os_type == "windows" else "/"

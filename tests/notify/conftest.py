@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 
 from tests.notify.notify_servers import HttpReceiver, TcpReceiver, UdpReceiver
@@ -42,3 +45,17 @@ def tcp_receiver():
     receiver = TcpReceiver()
     yield receiver
     receiver.close()
+
+
+@pytest.fixture(scope="session")
+def self_signed(tmp_path_factory):
+    """A certificate for 127.0.0.1 (IP SAN) made with the openssl command line tool."""
+    if not shutil.which("openssl"):
+        pytest.skip("openssl command not available to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-import shutil
 import ssl
-import subprocess
 
 import pytest
 
@@ -103,18 +101,6 @@ def test_email_partial_refusal_still_delivers(smtp_server, nping):
         alerts, rule)
     assert result.status == "sent" and "refused: gone@example.org" in result.detail
     assert handler.messages[0][1] == ["soc@example.org"]
-
-
-@pytest.fixture
-def self_signed(tmp_path):
-    """A certificate for 127.0.0.1 (IP SAN) made with the openssl command line tool."""
-    if not shutil.which("openssl"):
-        pytest.skip("openssl command not available to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
-    return cert, key
 
 
 def test_email_starttls_and_login(smtp_server, nping, self_signed):

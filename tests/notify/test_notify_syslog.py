@@ -21,7 +21,8 @@ RFC5424 = re.compile(
 
 
 def _sd_params(sd: bytes) -> dict[str, str]:
-    return {k.decode(): re.sub(rb"\\(.)", rb"\1", v).decode() for k, v in re.findall(rb' (\w+)="((?:[^"\\]|\\.)*)"', sd)}
+    pairs = re.findall(rb' (\w+)="((?:[^"\\]|\\.)*)"', sd)
+    return {k.decode(): re.sub(rb"\\(.)", rb"\1", v).decode() for k, v in pairs}
 
 
 def test_udp_message_is_rfc5424_with_alert_structured_data(udp_receiver, nping):
@@ -122,3 +123,36 @@ def test_syslog_config_errors_name_the_key(bad, key):
     with pytest.raises(ConfigError) as caught:
         Notifiers.from_config({"syslog": bad})
     assert caught.value.location.key == f"outputs.syslog.{key}"
+
+
+def test_tls_transport_with_ca_file(nping, self_signed):
+    import socket
+    import ssl
+    import threading
+
+    alerts, rule = nping
+    cert, key = self_signed
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    received = []
+
+    def serve():
+        conn, _ = listener.accept()
+        with server_tls.wrap_socket(conn, server_side=True) as tls:
+            chunks = []
+            while data := tls.recv(65536):
+                chunks.append(data)
+            received.append(b"".join(chunks))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        [result] = Notifiers.from_config({"syslog": {"protocol": "tls", "port": listener.getsockname()[1],
+                                                     "ca_file": str(cert)}}).notify(alerts, rule)
+        thread.join(5)
+    finally:
+        listener.close()
+    assert result.status == "sent", result.error
+    [message] = parse_octet_counted(received[0])
+    assert RFC5424.match(message)["msg"].startswith(b"process event with process nping")

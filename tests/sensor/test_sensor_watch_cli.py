@@ -181,6 +181,8 @@ def test_status_of_a_running_and_of_no_watcher(tmp_path):
         status = json.loads(shown.stdout)
         assert status["alive"] and status["running"] and status["pid"] == watch.proc.pid
         assert status["mode"] in ("connector", "audit", "procpoll") and status["can_miss"] and status["why"]
+        if status["mode"] == "connector":  # the reader runs in its own process, away from the evaluator's GIL
+            assert any(note.startswith("reader process pid") for note in status["notes"])
     finally:
         assert watch.stop() == 0
     shown = subprocess.run([sys.executable, "-m", "vigil", "watch", "--status"], env=watch.env,

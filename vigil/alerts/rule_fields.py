@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
+import orjson
+
 from vigil.alerts.ids import rule_uuid as derive_rule_uuid
 from vigil.alerts.times import to_iso
 
@@ -105,8 +107,22 @@ def _nonempty_or_unset(rule: t.Any, name: str) -> t.Any:
     return value if value else _UNSET
 
 
+# Rules are immutable once loaded, and every alert of a rule carries the same parameters: build them once per rule
+# object and hand each alert its own copy (decoded from JSON, much cheaper than rebuilding or deep-copying).
+_PARAMS_CACHE: dict[int, tuple[t.Any, bytes]] = {}
+
+
 def rule_parameters(rule: t.Any) -> dict[str, t.Any]:
     """`kibana.alert.rule.parameters`: the rule's params in snake_case (common + EQL-specific, minus output_index)."""
+    cached = _PARAMS_CACHE.get(id(rule))
+    if cached is None or cached[0] is not rule:
+        if len(_PARAMS_CACHE) > 4096:
+            _PARAMS_CACHE.clear()
+        cached = _PARAMS_CACHE[id(rule)] = (rule, orjson.dumps(_rule_parameters(rule)))
+    return orjson.loads(cached[1])
+
+
+def _rule_parameters(rule: t.Any) -> dict[str, t.Any]:
     immutable = is_prebuilt(rule)
     rule_source = attr(rule, "rule_source") or (
         {"type": "external", "is_customized": False} if immutable else {"type": "internal"}

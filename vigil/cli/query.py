@@ -114,10 +114,9 @@ def query_command(
     ctx.exit(EXIT_MATCHES if emitted else EXIT_NO_MATCH)
 
 
-def _event_matches(reader: t.Iterable, compiled: t.Any, pipes: t.Sequence[ast.Pipe], sort: bool) -> t.Iterator[list]:
+def _event_matches(reader: t.Any, compiled: t.Any, pipes: t.Sequence[ast.Pipe], sort: bool) -> t.Iterator[list]:
     """Each match as a one-event group, the full document re-decoded from its raw line; pipes applied here."""
-    matches = compiled.matches
-    hits: t.Iterator[t.Any] = (line for line in reader if matches(line.doc))
+    hits: t.Iterator[t.Any] = reader.matching(compiled.matches)  # tested inside the read loop: no per-line hop
     if sort:
         hits = iter(sorted(hits, key=lambda line: compiled.sort_key(line.doc)))
     for pipe in pipes:

@@ -203,19 +203,52 @@ def _field_compare(name: str, op: str, literal: t.Any) -> Predicate:
             return eq
         return lambda doc: not eq(doc)
 
-    test = sem.order_test(op)
+    if not date and _is_number(literal):
+        return fuse([_range_test(name, op, literal)])
+    in_values = _range_values(op, literal, date)
 
     def in_range(doc: Doc) -> bool:
         value = get(doc)
-        if value is None:
-            return False
-        for v in value if value.__class__ is list else (value,):
+        return value is not None and in_values(value)
+
+    return in_range
+
+
+def _is_number(value: t.Any) -> bool:
+    return value.__class__ is int or value.__class__ is float
+
+
+def _range_values(op: str, literal: t.Any, date: bool) -> t.Callable[[t.Any], bool]:
+    """A test of a raw field value (one value, or a list as JSON gave it) for a range query: any value may satisfy
+    it, ordered by `semantics.values_order`."""
+    test = sem.order_test(op)
+
+    def in_values(value: t.Any) -> bool:
+        for v in values_of(normalise(value)):
             order = sem.values_order(v, literal, date=date)
             if order is not None and test(order):
                 return True
         return False
 
-    return in_range
+    return in_values
+
+
+# `field < number` and friends: a number against a number is plain Python ordering (exactly what `values_order`
+# computes for int/float on both sides; JSON has no NaN); any other value (a list, a string, a boolean) takes the
+# general path. The operator comes from a fixed set, so it is safe to paste into the source.
+_RANGE_BODY = """
+    if v.__class__ is int or v.__class__ is float:
+        if not v {op} L{{i}}:
+            return False
+    elif v is None or not general{{i}}(v):
+        return False"""
+
+
+def _range_test(name: str, op: str, literal: t.Any) -> FieldTest:
+    """`field op number` (a range query on a non-date field) as a FieldTest that `fuse` inlines."""
+    if op not in ("<", "<=", ">", ">="):
+        raise ValueError(f"not a range operator: {op}")
+    return FieldTest(name, _RANGE_BODY.format(op=op), {"L": literal, "general": _range_values(op, literal, False)})
 
 
 def _field_in(name: str, options: list[t.Any], insensitive: bool) -> Predicate:
@@ -389,6 +422,12 @@ def _inline(expr: ast.Expr) -> t.Optional[FieldTest]:
             and expr.options and all(isinstance(o, ast.Literal) and isinstance(o.value, str) for o in expr.options)):
         strings, fallback = _membership([o.value for o in expr.options], False)
         return FieldTest(expr.value.name, _IN_BODY, {"S": strings, "fallback": fallback})
+    if isinstance(expr, ast.Comparison) and expr.op in ("<", "<=", ">", ">="):
+        for field, other, op in ((expr.left, expr.right, expr.op), (expr.right, expr.left, _FLIP[expr.op])):
+            is_const, literal = _literal_value(other)
+            if (isinstance(field, ast.Field) and is_const and _is_number(literal)
+                    and not sem.is_date_field(field.name)):
+                return _range_test(field.name, op, literal)
     return None
 
 

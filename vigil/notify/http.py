@@ -15,8 +15,10 @@ _RETRYABLE_STATUS = {408, 425, 429}
 
 
 def read_url(section: Section, key: str = "url") -> str:
-    """The `url` key, checked now so a typo is a config error rather than a failed delivery at 3 a.m."""
-    text = section.str(key)
+    """The `url` key (or `url_env`: incoming-webhook URLs carry their token), checked now so that a typo is a
+    config error rather than a failed delivery at 3 a.m."""
+    text = section.secret(key, required=True)
+    assert text is not None
     try:
         url = httpx.URL(text)
     except httpx.InvalidURL as error:

@@ -65,8 +65,7 @@ class Notifiers:
         `base_dir` anchors relative paths (the config file's directory).
         """
         top = Section(outputs or {}, "outputs", source=source, base_dir=base_dir, line_of=line_of)
-        for kind in KINDS:
-            top._read.add(kind)
+        top.accept(*KINDS)
         default = _frequency(top, top.choice("notify_when", ("onActiveAlert", "onThrottleInterval",
                                                              "onActionGroupChange"), None),
                              top.interval("throttle", None))
@@ -121,6 +120,19 @@ class Notifiers:
         return Notifiers(chosen, default_frequency=self.default_frequency, state_path=self.store.path,
                          guide_chars=self.guide_chars, clock=self.clock)
 
+    def close(self) -> None:
+        """Close kept-open connections (HTTP clients); the object stays usable and reconnects when needed."""
+        for configured in self.channels:
+            close = getattr(configured.channel, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> "Notifiers":
+        return self
+
+    def __exit__(self, *exc_info: t.Any) -> None:
+        self.close()
+
     # ------------------------------------------------------------------------------------------------- notify
     def notify(self, alerts: t.Sequence[t.Mapping[str, t.Any]], rule: t.Any, *,
                use_throttle: bool = True) -> list[DeliveryResult]:
@@ -173,8 +185,9 @@ def _frequency(section: Section, notify_when: t.Optional[str], throttle: t.Optio
     try:
         return frequency(notify_when, throttle)
     except ValueError as error:
-        raise section.error(str(error), "throttle" if notify_when != "onThrottleInterval" or throttle else
-                            "notify_when", hint='e.g. notify_when = "onThrottleInterval" with throttle = "1h"') from None
+        key = "notify_when" if notify_when == "onThrottleInterval" and not throttle else "throttle"
+        raise section.error(str(error), key,
+                            hint='e.g. notify_when = "onThrottleInterval" with throttle = "1h"') from None
 
 
 def _channel_options(section: Section, default_name: str) -> tuple[ChannelOptions, t.Optional[Frequency]]:

@@ -40,6 +40,10 @@ class Section:
         line = self.line_of(where) if self.line_of else None
         return ConfigError(message, Location(path=self.source, line=line, key=where), hint)
 
+    def accept(self, *keys: str) -> None:
+        """Mark keys as known without reading them here (the caller reads them itself)."""
+        self._read.update(keys)
+
     def finish(self) -> None:
         unknown = sorted(set(self.values) - self._read)
         if unknown:

@@ -89,6 +89,9 @@ class SlackChannel:
     def name(self) -> str:
         return self.options.name
 
+    def close(self) -> None:
+        self.poster.close()
+
     def send(self, batch: Batch) -> DeliveryResult:
         body = orjson.dumps(message(batch))
         return deliver(

@@ -151,7 +151,9 @@ class EmailChannel:
                 raise TransientFailure(text) from None
             raise PermanentFailure(text) from None
         except smtplib.SMTPResponseException as error:
-            reply = error.smtp_error.decode("utf-8", "replace") if isinstance(error.smtp_error, bytes) else error.smtp_error
+            reply = error.smtp_error
+            if isinstance(reply, bytes):
+                reply = reply.decode("utf-8", "replace")
             text = f"SMTP {error.smtp_code} {reply}".strip()
             if 400 <= error.smtp_code < 500:
                 raise TransientFailure(text) from None

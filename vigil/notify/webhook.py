@@ -56,6 +56,9 @@ class WebhookChannel:
     def name(self) -> str:
         return self.options.name
 
+    def close(self) -> None:
+        self.poster.close()
+
     def send(self, batch: Batch) -> DeliveryResult:
         payload = batch.to_payload()
         body = orjson.dumps(payload, default=str)

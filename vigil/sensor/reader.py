@@ -91,9 +91,13 @@ class ConnectorBackend(Backend):
 
     def _run(self) -> None:
         self._go_realtime()
+        self._capture_loop()
+
+    def _capture_loop(self) -> None:
         conn = self.connector
         builder = self.builder
         stats = self.stats
+        proc_root = self.proc_root
         while not self.stopping.is_set():
             if self.paused:
                 time.sleep(0.01)
@@ -101,8 +105,10 @@ class ConnectorBackend(Backend):
             ready, _, _ = select.select([conn], [], [], 0.2)
             if not ready:
                 continue
-            for event in conn.recv_execs():
-                info = read_proc(event.tgid, self.proc_root)
+            events = conn.recv_execs()
+            # Read every new process's /proc first, building documents after: short processes are reaped fast.
+            infos = [read_proc(event.tgid, proc_root) for event in events]
+            for event, info in zip(events, infos):
                 parent = self.parents.get(info.ppid) if info.ppid else None
                 doc = builder.build(event.timestamp_ns, info, parent)
                 stats.events += 1
@@ -118,6 +124,10 @@ class ConnectorBackend(Backend):
                 self.emit(builder.record(doc))
             if conn.lost_batches != self._lost_handled:
                 self._recover()
+            self._after_batch()
+
+    def _after_batch(self) -> None:
+        """Hook of the reader process: flush the batch to the pipe."""
 
     def _recover(self) -> None:
         """After ENOBUFS: count it and rescan /proc for processes started since shortly before the loss."""

@@ -44,9 +44,12 @@ class Selection:
 
 
 def _connector(emit: Emit, builder: EventBuilder, options: dict) -> Backend:
-    from vigil.sensor.reader import ConnectorBackend
+    if options.get("isolate", True):
+        from vigil.sensor.isolated import IsolatedConnectorBackend as Connector
+    else:
+        from vigil.sensor.reader import ConnectorBackend as Connector
 
-    return ConnectorBackend(emit, builder, realtime=options.get("realtime", True))
+    return Connector(emit, builder, realtime=options.get("realtime", True))
 
 
 def _audit(emit: Emit, builder: EventBuilder, options: dict) -> Backend:

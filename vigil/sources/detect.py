@@ -421,7 +421,13 @@ class SourceStream:
         running = len(self._threads)
         try:
             while running:
-                item = self._queue.get()
+                try:
+                    item = self._queue.get(timeout=0.2)
+                except queue.Empty:
+                    # close() from another thread stops the workers before they can hand over _END: don't wait forever
+                    if self._stop.is_set():
+                        return
+                    continue
                 if item is _END:
                     running -= 1
                 elif isinstance(item, _Failure):

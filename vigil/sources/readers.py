@@ -49,8 +49,18 @@ class BadRecords:
             self.examples.append(f"{path}:{line}: {reason}")
 
 
+# Files a directory of telemetry commonly carries beside the data (a README, notes); named explicitly they are read.
+_DOC_SUFFIXES = (".md", ".rst", ".html", ".pdf")
+
+
+def _is_documentation(path: Path) -> bool:
+    return path.name.startswith(".") or path.suffix.lower() in _DOC_SUFFIXES
+
+
 def expand_paths(paths: t.Iterable[str]) -> list[str]:
     """Files named by `paths`: directories recursively (sorted), globs expanded, `-` kept as stdin.
+
+    Inside a directory, hidden files and documentation (`.md`, `.rst`, `.html`, `.pdf`) are passed over.
 
     A path that names nothing is a SourceError; a directory or glob that holds no file is one too, because a
     silent empty run would look like "no detections".
@@ -62,7 +72,7 @@ def expand_paths(paths: t.Iterable[str]) -> list[str]:
             continue
         path = Path(raw)
         if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and not _is_documentation(p))
             if not found:
                 raise SourceError("directory holds no files", Location(path=raw))
             out.extend(found)
