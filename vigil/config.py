@@ -28,8 +28,10 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "rules": {"dirs": list, "enabled": list, "disabled": list},
     "exceptions": {"dir": str},
     "sources": {"paths": list, "format": str, "follow": bool},
-    "outputs": {},  # placeholder: notification outputs arrive later; any content is kept as-is
+    "outputs": {},  # notification channels: validated by vigil.notify (docs/notify.md)
+    "response": {},  # response actions: validated by vigil.response (docs/response.md)
 }
+_PASS_THROUGH = ("outputs", "response")  # sections whose owners validate them, with the same located errors
 _ARRAY_TABLES = {"sources"}
 
 
@@ -53,6 +55,7 @@ class Config:
     exceptions_dir: t.Optional[Path] = None
     sources: tuple[SourceConfig, ...] = ()
     outputs: t.Mapping[str, t.Any] = field(default_factory=dict)
+    response: t.Mapping[str, t.Any] = field(default_factory=dict)
 
     def rule_enabled(self, rule_id: str, default: bool) -> bool:
         """The configured enabled state of a rule; `default` (the registry's state) when the file says nothing."""
@@ -140,6 +143,7 @@ def parse_config(text: str, path: t.Union[str, Path] = "vigil.toml") -> Config:
         exceptions_dir=resolve_path(exceptions["dir"]) if "dir" in exceptions else None,
         sources=tuple(sources),
         outputs=data.get("outputs", {}),
+        response=data.get("response", {}),
     )
 
 
@@ -148,9 +152,9 @@ def _check_shape(data: dict, loc: t.Callable[[str], Location]) -> None:
         if section not in _SCHEMA:
             raise ConfigError(f"unknown section [{section}]", loc(section),
                               hint="known sections: " + ", ".join(f"[{s}]" for s in _SCHEMA))
-        if section == "outputs":
+        if section in _PASS_THROUGH:
             if not isinstance(value, dict):
-                raise ConfigError("[outputs] must be a table", loc(section))
+                raise ConfigError(f"[{section}] must be a table", loc(section))
             continue
         entries = value if section in _ARRAY_TABLES else [value]
         if section in _ARRAY_TABLES and not (isinstance(value, list) and all(isinstance(e, dict) for e in value)):

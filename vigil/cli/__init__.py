@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "hunt": "vigil.cli.run:hunt_command",
     "notify": "vigil.cli.notify:notify",
     "query": "vigil.cli.query:query_command",
+    "respond": "vigil.cli.respond:respond",
     "rules": "vigil.cli.rules:rules",
     "run": "vigil.cli.run:run_command",
     "sources": "vigil.cli.sources:sources",

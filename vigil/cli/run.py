@@ -27,6 +27,7 @@ from vigil.exceptions import ExceptionStore
 from vigil.rules import builtin_rules, load_registry, resolve_rule
 from vigil.rules.model import Rule
 from vigil.runs import messages
+from vigil.runs.actions import AlertActions
 from vigil.runs.executor import ExecutionResult, ProducedAlert
 from vigil.runs.hunt import RuleHunt, hunt
 from vigil.runs.inputs import Inputs, retention_for
@@ -203,7 +204,11 @@ def run_command(files, once, at_text, rule_refs, db, config_path, source_format,
     inputs = Inputs(specs, live=not once, retention=retention_for(rules))
     console = _console()
 
+    actions: t.Optional[AlertActions] = None
+
     def report(result: ExecutionResult) -> None:
+        if actions is not None:  # notify (and respond) first: printing must not delay the people on call
+            actions.on_new_alerts([a.doc for a in result.alerts if a.new], result.rule)
         if as_json:
             for alert in result.alerts:
                 if alert.new:
@@ -220,7 +225,7 @@ def run_command(files, once, at_text, rule_refs, db, config_path, source_format,
             if shells:
                 console.print(alerts_table(shown_alerts(shells, True), "New alerts", show_where=False))
 
-    with open_store(db, config) as store:
+    with open_store(db, config) as store, AlertActions(config, store) as actions:
         scheduler = Scheduler(rules, inputs, store, exception_store=exception_store(config), on_result=report)
         if once:
             results = scheduler.run_once(at)
@@ -314,15 +319,24 @@ def hunt_command(files, rule_refs, db, config_path, source_format, all_indices, 
     rules = select_rules(rule_refs, config)
     specs = source_specs(files, source_format, config)
     stats = SourceStats()
+    by_id = {rule.rule_id: rule for rule in rules}
+    actions: t.Optional[AlertActions] = None
 
     def on_commit(alerts: list[ProducedAlert]) -> None:
+        if actions is not None:
+            new: dict[str, list[dict]] = {}
+            for alert in alerts:
+                if alert.new:
+                    new.setdefault(str(alert.doc.get("kibana.alert.rule.rule_id")), []).append(alert.doc)
+            for rule_id, docs in new.items():
+                actions.on_new_alerts(docs, by_id[rule_id])
         if as_json:
             for alert in alerts:
                 if alert.new:
                     _json_line(alert)
             sys.stdout.flush()  # each line is printed only after its alert is committed to the store
 
-    with open_store(db, config) as store:
+    with open_store(db, config) as store, AlertActions(config, store) as actions:
         results = run_hunt(rules, specs, store, exceptions=exception_store(config), all_indices=all_indices,
                            stats=stats, on_commit=on_commit)
     console = _console()

@@ -30,8 +30,8 @@ if t.TYPE_CHECKING:
     from vigil.eql.literals import RequiredLiterals
 
 BLOCK_SIZE = 4 * 1024 * 1024
-# A prefilter whose best needle scores below this (short or common words such as `start`) hits most lines; finding
-# and cutting them one by one then costs more than splitting the block, so the reader parses every line instead.
+# A prefilter whose best needle scores below this (short or common words such as `start`) may hit most lines: the
+# reader then tries it block by block and uses it only where it pays (`NdjsonReader.weak_prefilter`).
 MIN_PREFILTER_SCORE = 3.0
 MAX_LINE = 16 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
@@ -311,7 +311,9 @@ def _block_lines(
     """The candidate lines among the lines of `buf[:end]` (which ends with a newline) as `_blocks` yields them,
     and how many lines the block has; `before` = lines preceding the block in its file."""
     if scanner is not None:
-        return scanner.block(buf, view, end, before, path, stats, report)
+        scanned = scanner.block(buf, view, end, before, path, stats, report)
+        if scanned is not None:
+            return scanned
     lines = bytes(view[:end]).split(b"\n")
     total = len(lines) - 1
     stats.lines += total
@@ -324,20 +326,55 @@ def _block_lines(
 
 
 class _Scanner:
-    """The prefilter over whole blocks: SIMD substring search (stringzilla) finds the lines holding a needle of the
-    most selective clause or one of its triggers; only those lines are cut out and checked against the whole
-    formula. Every other line costs nothing but its share of one newline count per block."""
+    """The prefilter over whole blocks: SIMD substring search (stringzilla) finds the lines holding a needle of one
+    clause or one of its triggers; only those lines are cut out and checked against the whole formula. Every other
+    line costs nothing but its share of one newline count per block.
+
+    Which clause, and whether to scan at all, is measured rather than guessed: every `PROBE_EVERY` blocks each
+    clause's needles are counted in the block (a count runs at memory speed) and the rarest clause is kept. When
+    even that one hits more than `DENSE` of the lines, cutting candidates out one by one costs more than splitting
+    the whole block, so the block is split instead (the prefilter only ever saves work; skipping it is always safe).
+    """
+
+    PROBE_EVERY = 32
+    DENSE = 0.6
 
     def __init__(self, prefilter: "RequiredLiterals"):
         self.prefilter = prefilter
-        clause = prefilter.best_clause()
-        self.exact = tuple(dict.fromkeys(n.text for n in clause if not n.case_insensitive))
-        self.folded = tuple(dict.fromkeys(n.text for n in clause if n.case_insensitive))
-        triggers: dict[bytes, None] = {}
-        for needle in clause:
-            triggers.update(dict.fromkeys(needle.triggers))
-        self.exact += tuple(trigger for trigger in triggers if trigger not in self.exact)
+        self.clauses = [self._texts(clause) for clause in prefilter.clauses]
+        best = prefilter.best_clause()
+        self.exact, self.folded = self.clauses[prefilter.clauses.index(best)]
+        self.may_match = _formula(self.clauses)
+        self.dense = False
+        self._blocks = 0
         self._lowered = bytearray()
+
+    @staticmethod
+    def _texts(clause: t.Sequence[t.Any]) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+        """(texts to find as they are, texts to find in the lowered block) for one clause, triggers included."""
+        exact = dict.fromkeys(n.text for n in clause if not n.case_insensitive)
+        folded = tuple(dict.fromkeys(n.text for n in clause if n.case_insensitive))
+        for needle in clause:
+            exact.update(dict.fromkeys(needle.triggers))
+        return tuple(exact), folded
+
+    def _lower(self, buf: bytearray, end: int) -> bytearray:
+        """ASCII lower-casing, as `bytes.lower` does for `Needle.found_in`, into a buffer reused across blocks."""
+        if len(self._lowered) < end:
+            self._lowered = bytearray(len(buf))
+        translate(buf, _LOWER, start=0, end=end, out=self._lowered)
+        return self._lowered
+
+    def _probe(self, buf: bytearray, end: int, lines: int) -> None:
+        lowered = self._lower(buf, end) if any(folded for _, folded in self.clauses) else None
+        hits = []
+        for exact, folded in self.clauses:
+            n = sum(count(buf, text, 0, end) for text in exact)
+            n += sum(count(lowered, text, 0, end) for text in folded)  # type: ignore[arg-type]
+            hits.append(n)
+        rarest = min(range(len(hits)), key=hits.__getitem__)
+        self.exact, self.folded = self.clauses[rarest]
+        self.dense = hits[rarest] > self.DENSE * lines
 
     def block(
         self,
@@ -348,24 +385,27 @@ class _Scanner:
         path: str,
         stats: ReadStats,
         report: t.Callable[[BadLine], None],
-    ) -> tuple[tuple[int, list[bytes], t.Optional[list[int]]], int]:
+    ) -> t.Optional[tuple[tuple[int, list[bytes], t.Optional[list[int]]], int]]:
+        """The block's candidate lines as `_block_lines` returns them, or None: split this block whole."""
         total = count(buf, b"\n", 0, end)
+        if self._blocks % self.PROBE_EVERY == 0:
+            self._probe(buf, end, total)
+        self._blocks += 1
         stats.lines += total
+        if self.dense:
+            return self._dense_block(view, end, before, total, path, stats, report), total
         starts: set[int] = set()
         for text in self.exact:
             _add_hits(buf, buf, end, text, starts)
         if self.folded:
-            # ASCII lower-casing, as `bytes.lower` does for `Needle.found_in`, into a buffer reused across blocks.
-            if len(self._lowered) < end:
-                self._lowered = bytearray(len(buf))
-            translate(buf, _LOWER, start=0, end=end, out=self._lowered)
+            lowered = self._lower(buf, end)
             for text in self.folded:
-                _add_hits(self._lowered, buf, end, text, starts)
+                _add_hits(lowered, buf, end, text, starts)
         out: list[bytes] = []
         numbers: list[int] = []
         candidates = 0
         number, counted_to = before + 1, 0
-        may_match = self.prefilter.may_match
+        may_match = self.may_match
         for start in sorted(starts):
             stop = find(buf, b"\n", start, end)
             number += count(buf, b"\n", counted_to, start)
@@ -378,6 +418,35 @@ class _Scanner:
                     numbers.append(number)
         stats.skipped += total - candidates
         return (0, out, numbers), total
+
+    def _dense_block(
+        self, view: memoryview, end: int, before: int, total: int, path: str, stats: ReadStats,
+        report: t.Callable[[BadLine], None],
+    ) -> tuple[int, list[bytes], t.Optional[list[int]]]:
+        """Split the block and test each line (still far cheaper than decoding the lines that fail)."""
+        may_match = self.may_match
+        numbered = [item for item in zip(range(before + 1, before + total + 1), bytes(view[:end]).split(b"\n"))
+                    if may_match(item[1])]
+        stats.skipped += total - len(numbered)
+        if end > MAX_LINE:
+            numbered = [(n, line) for n, line in numbered if _short(line, path, n, stats, report)]
+        return 0, [line for _, line in numbered], [n for n, _ in numbered]
+
+
+def _formula(clauses: t.Sequence[tuple[tuple[bytes, ...], tuple[bytes, ...]]]) -> t.Callable[[bytes], bool]:
+    """`RequiredLiterals.may_match` as one generated expression of `in` tests (a needle matches when its text or
+    one of its triggers is in the line, so each clause is an `or` of plain substring tests). Only repr() of byte
+    strings enters the source."""
+    lowered = any(folded for _, folded in clauses)
+    terms = []
+    for exact, folded in clauses:
+        tests = [f"{text!r} in line" for text in exact] + [f"{text!r} in low" for text in folded]
+        terms.append("(" + " or ".join(tests) + ")")
+    body = " and ".join(terms) or "True"
+    source = f"def may_match(line):\n    {'low = line.lower()' if lowered else 'pass'}\n    return {body}\n"
+    namespace: dict[str, t.Any] = {}
+    exec(source, namespace)  # noqa: S102 -- only repr() of byte strings in the source
+    return namespace["may_match"]
 
 
 _LOWER = bytes(range(256)).lower()
@@ -429,8 +498,10 @@ class NdjsonReader:
     Iterating yields `JsonLine(path, line, doc, raw)` in input order. `decode` maps raw bytes to a dict and may raise
     anything; on error the line is re-decoded with orjson, which either succeeds or names the reason it is bad (so a
     fast, partial decoder such as `vigil.io.projection.projected_decoder` can bail out on shapes it does not know).
-    A `prefilter` too weak to pay off (see `MIN_PREFILTER_SCORE`) is not used. `bad_lines` keeps the first `keep_bad` of them; `stats.bad` counts all. `errors` holds one `SourceError` per file
-    that could not be read (completely or part-way).
+    A prefilter is applied to every block (`_Scanner` measures per block whether to cut candidate lines out or
+    to split the block and test each line); `prefilter` holds it when it looks selective, `weak_prefilter` when its
+    needles look common (see `MIN_PREFILTER_SCORE`), which decides nothing but what `--stats` reports. `bad_lines` keeps the first `keep_bad` of them; `stats.bad` counts all.
+    `errors` holds one `SourceError` per file that could not be read (completely or part-way).
     """
 
     def __init__(
@@ -444,7 +515,9 @@ class NdjsonReader:
         progress: t.Optional[Progress] = None,
     ):
         self.paths = list(paths)
-        self.prefilter = prefilter if prefilter is not None and prefilter.best_score() >= MIN_PREFILTER_SCORE else None
+        strong = prefilter is not None and prefilter.best_score() >= MIN_PREFILTER_SCORE
+        self.prefilter = prefilter if strong else None
+        self.weak_prefilter = None if strong else prefilter
         self.decode = decode
         self.block_size = block_size
         self.keep_bad = keep_bad
@@ -475,7 +548,8 @@ class NdjsonReader:
         decode = self.decode or orjson.loads
         stats = self.stats
         make = tuple.__new__  # JsonLine(...) through its Python-level __new__ costs more than the tuple itself
-        blocks = _blocks(path, self.prefilter, stats, self._on_bad, self.block_size, self.progress)
+        literals = self.prefilter or self.weak_prefilter
+        blocks = _blocks(path, literals, stats, self._on_bad, self.block_size, self.progress)
         for first, lines, numbers in blocks:
             stats.parsed += len(lines)  # corrected below for each line that turns out blank or bad
             for index, raw in enumerate(lines):

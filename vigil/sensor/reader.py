@@ -35,7 +35,8 @@ class ConnectorBackend(Backend):
     name = "connector"
     can_miss = ("nothing at the kernel level unless the receive buffer overflows (counted as lost batches, then a "
                 "/proc rescan recovers still-running processes); a process that exits before its /proc is read "
-                "keeps only its pid (or comm, if not reaped yet) - rare with real-time priority")
+                "keeps only its pid (or comm, if not reaped yet) - rare with real-time priority, common when the CPUs are "
+                "saturated (16 % of 1-ms processes at ~1,200 execs/s on 2 busy CPUs)")
 
     def __init__(self, emit: Emit, builder: EventBuilder, *, realtime: bool = True, self_test: bool = True,
                  rcvbuf: t.Optional[int] = None, proc_root: str = "/proc"):
