@@ -189,3 +189,24 @@ def test_status_of_a_running_and_of_no_watcher(tmp_path):
                            capture_output=True, text=True, timeout=30)
     assert shown.returncode == 0, shown.stderr
     assert "not running; a watcher started now would use mode" in shown.stdout and "can miss:" in shown.stdout
+
+
+def test_watch_notifies_configured_outputs(tmp_path, bin_dir):
+    """New alerts reach the [outputs] channels, as with `vigil run` and `vigil hunt` (here: an NDJSON file)."""
+    config = tmp_path / "vigil.toml"
+    config.write_text('[[outputs.file]]\npath = "notified.ndjson"\n')
+    fake = _copy("sleep", bin_dir / "nping")
+    watch = Watch(tmp_path, "--mode", "procpoll", "--interval", "0.05", "--config", str(config))
+    try:
+        child = subprocess.Popen([str(fake), "0.5"])
+        assert watch.wait_alert(child.pid, timeout=2.0) is not None, watch.log()
+        child.wait()
+        notified = tmp_path / "notified.ndjson"
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and not (notified.exists() and notified.read_text().strip()):
+            time.sleep(0.05)
+        docs = [json.loads(line) for line in notified.read_text().splitlines()]
+        assert [d["process"]["pid"] for d in docs] == [child.pid]
+        assert docs[0]["kibana.alert.rule.name"] == "Nping Process Activity"
+    finally:
+        assert watch.stop(signal.SIGTERM) == 0

@@ -101,11 +101,14 @@ def query_command(
             from vigil.io.projection import projected_decoder, query_fields
 
             reader.decode = projected_decoder(query_fields(parsed, category_field, timestamp_field, tiebreaker_field))
-        if is_event:
-            groups = _event_matches(reader, compiled, parsed.pipes, sort)
+        if is_event and not table:
+            emitted = _emit_lines(_event_hits(reader, compiled, parsed.pipes, sort))
         else:
-            groups = _sequence_matches(reader, compiled, sort)
-        emitted = _emit(groups, table, _parse_fields(fields), is_event)
+            if is_event:
+                groups = ([line] for line in _event_hits(reader, compiled, parsed.pipes, sort))
+            else:
+                groups = _sequence_matches(reader, compiled, sort)
+            emitted = _emit(groups, table, _parse_fields(fields), is_event)
     _report_input_problems(reader, max_bad)
     if show_stats:
         _print_stats(reader, emitted, time.perf_counter() - started, prefilter)
@@ -114,15 +117,27 @@ def query_command(
     ctx.exit(EXIT_MATCHES if emitted else EXIT_NO_MATCH)
 
 
-def _event_matches(reader: t.Any, compiled: t.Any, pipes: t.Sequence[ast.Pipe], sort: bool) -> t.Iterator[list]:
-    """Each match as a one-event group, the full document re-decoded from its raw line; pipes applied here."""
+def _event_hits(reader: t.Any, compiled: t.Any, pipes: t.Sequence[ast.Pipe], sort: bool) -> t.Iterator[JsonLine]:
+    """The matching lines (JsonLines: their raw bytes are the output; the full document is decoded only for
+    --table), pipes applied here."""
     hits: t.Iterator[t.Any] = reader.matching(compiled.matches)  # tested inside the read loop: no per-line hop
     if sort:
         hits = iter(sorted(hits, key=lambda line: compiled.sort_key(line.doc)))
     for pipe in pipes:
         hits = itertools.islice(hits, pipe.count) if pipe.kind == "head" else iter(deque(hits, maxlen=pipe.count))
+    return hits
+
+
+def _emit_lines(hits: t.Iterator[JsonLine]) -> int:
+    """Write an event query's matches as the lines they were read from (valid JSON: each was parsed)."""
+    write = sys.stdout.buffer.write
+    count = 0
     for line in hits:
-        yield [line]  # the JsonLine: its raw bytes are the output, its full document is decoded only for --table
+        count += 1
+        write(line.raw.strip())
+        write(b"\n")
+    sys.stdout.buffer.flush()
+    return count
 
 
 def _sequence_matches(reader: t.Iterable, compiled: t.Any, sort: bool) -> t.Iterator[list]:
@@ -210,8 +225,10 @@ def _report_input_problems(reader: t.Any, max_bad: int) -> None:
 def _print_stats(reader: t.Any, matches: int, elapsed: float, prefilter: t.Any) -> None:
     stats = reader.stats
     rate = stats.lines / elapsed if elapsed > 0 else 0.0
-    used = reader.prefilter
+    used = reader.prefilter or reader.weak_prefilter
     literal = " | ".join(n.text.decode("utf-8", "replace") for n in used.best_clause()) if used else "none"
+    if used is not None and used is not reader.prefilter:
+        literal += " (weak: applied where it rejects enough lines)"
     click.echo(
         f"files {stats.files}  lines {stats.lines:,}  bytes {stats.bytes:,}  skipped by prefilter {stats.skipped:,}  "
         f"parsed {stats.parsed:,}  bad {stats.bad:,}  matches {matches:,}\n"

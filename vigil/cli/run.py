@@ -21,10 +21,9 @@ from rich.table import Table
 from vigil.alerts import AlertStore
 from vigil.alerts.reason import get_path
 from vigil.alerts.times import js_iso, parse_time
+from vigil.cli.common import exception_store, open_store, select_rules
 from vigil.config import Config, SourceConfig, load_config
-from vigil.errors import ConfigError, Location, RuleError
-from vigil.exceptions import ExceptionStore
-from vigil.rules import builtin_rules, load_registry, resolve_rule
+from vigil.errors import ConfigError, Location
 from vigil.rules.model import Rule
 from vigil.runs import messages
 from vigil.runs.actions import AlertActions
@@ -53,41 +52,6 @@ def _console(err: bool = False) -> Console:
 
 
 # ---------------------------------------------------------------------------------------------- shared helpers
-def select_rules(refs: t.Sequence[str], config: Config) -> list[Rule]:
-    """The rules named by `--rule` (each ref: rule_id or prefix, file, `builtin`, `all`); default: enabled ones."""
-    registry = load_registry(config.rule_dirs)
-    enabled = [r for r in registry if config.rule_enabled(r.rule_id, r.enabled)]
-    chosen: dict[str, Rule] = {}
-    for ref in refs or ("all",):
-        if ref == "all":
-            found = enabled
-        elif ref == "builtin":
-            found = builtin_rules()
-        else:
-            found = [resolve_rule(ref, config.rule_dirs)]
-        for rule in found:
-            chosen.setdefault(rule.rule_id, rule)
-    rules = list(chosen.values())
-    skipped = [r for r in rules if not r.runnable]
-    if skipped and refs and "all" not in refs:
-        raise RuleError(f"rule type {skipped[0].type!r} is not run by vigil (EQL rules only)",
-                        skipped[0].location_of("rule.type"))
-    if skipped:
-        click.echo(f"note: {len(skipped)} rule(s) of types vigil does not run were skipped", err=True)
-    return [r for r in rules if r.runnable]
-
-
-def open_store(db: t.Optional[Path], config: Config) -> AlertStore:
-    path = db or config.store_path
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    return AlertStore(path)
-
-
-def exception_store(config: Config) -> ExceptionStore:
-    return ExceptionStore(config.exceptions_dir)
-
-
 def source_specs(files: t.Sequence[str], source_format: t.Optional[str], config: Config) -> list[SourceConfig]:
     if files:
         return [SourceConfig(tuple(files), source_format)]
@@ -204,11 +168,10 @@ def run_command(files, once, at_text, rule_refs, db, config_path, source_format,
     inputs = Inputs(specs, live=not once, retention=retention_for(rules))
     console = _console()
 
-    actions: t.Optional[AlertActions] = None
-
     def report(result: ExecutionResult) -> None:
-        if actions is not None:  # notify (and respond) first: printing must not delay the people on call
-            actions.on_new_alerts([a.doc for a in result.alerts if a.new], result.rule)
+        # `actions` is bound by the `with` below before the scheduler calls back. Notify (and respond) first:
+        # printing must not delay the people on call.
+        actions.on_new_alerts([a.doc for a in result.alerts if a.new], result.rule)
         if as_json:
             for alert in result.alerts:
                 if alert.new:
@@ -320,16 +283,14 @@ def hunt_command(files, rule_refs, db, config_path, source_format, all_indices, 
     specs = source_specs(files, source_format, config)
     stats = SourceStats()
     by_id = {rule.rule_id: rule for rule in rules}
-    actions: t.Optional[AlertActions] = None
 
     def on_commit(alerts: list[ProducedAlert]) -> None:
-        if actions is not None:
-            new: dict[str, list[dict]] = {}
-            for alert in alerts:
-                if alert.new:
-                    new.setdefault(str(alert.doc.get("kibana.alert.rule.rule_id")), []).append(alert.doc)
-            for rule_id, docs in new.items():
-                actions.on_new_alerts(docs, by_id[rule_id])
+        new: dict[str, list[dict]] = {}  # `actions` is bound by the `with` below before any batch commits
+        for alert in alerts:
+            if alert.new:
+                new.setdefault(str(alert.doc.get("kibana.alert.rule.rule_id")), []).append(alert.doc)
+        for rule_id, docs in new.items():
+            actions.on_new_alerts(docs, by_id[rule_id])
         if as_json:
             for alert in alerts:
                 if alert.new:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import typing as t
 from pathlib import Path
@@ -29,8 +30,12 @@ from vigil.errors import ConfigError
                    "runs, what a watcher would use here), then exit.")
 @click.option("--json", "as_json", is_flag=True, help="With --status: print JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Log skipped rules and other details.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Configuration file (store, rule directories, exceptions, [outputs], [response]); "
+                   "default: $VIGIL_CONFIG or vigil.toml in the data directory.")
 def watch(db: t.Optional[Path], rule_refs: tuple[str, ...], mode: str, duration: t.Optional[float],
-          interval: float, no_realtime: bool, show_status: bool, as_json: bool, verbose: bool) -> None:
+          interval: float, no_realtime: bool, show_status: bool, as_json: bool, verbose: bool,
+          config_path: t.Optional[Path]) -> None:
     """Watch process starts on this host and alert on them with the enabled rules, as they happen.
 
     Events are shaped like Elastic Defend's (index logs-endpoint.events.process-default), so rules written for
@@ -44,29 +49,41 @@ def watch(db: t.Optional[Path], rule_refs: tuple[str, ...], mode: str, duration:
     if show_status:
         _print_status(service, status_path, mode, as_json)
         return
+    from vigil.alerts import AlertStore
+    from vigil.config import load_config
     from vigil.exceptions import ExceptionStore
     from vigil.rules.registry import load_registry, resolve_rule
+    from vigil.runs.actions import AlertActions
+    from vigil.sensor import live
+
+    config = load_config(config_path)
 
     def rules_loader() -> list:
         if rule_refs:
-            return [_enabled(resolve_rule(ref)) for ref in rule_refs]
-        return load_registry()
+            return [_enabled(resolve_rule(ref, config.rule_dirs)) for ref in rule_refs]
+        return [dataclasses.replace(r, enabled=config.rule_enabled(r.rule_id, r.enabled))
+                for r in load_registry(config.rule_dirs)]
 
     service.setup_logging(verbose)
+    store_path = db or config.store_path or default_store_path()
     watcher = service.Watcher(
-        store_path=db or default_store_path(), rules_loader=rules_loader, mode=mode, duration=duration,
-        exception_store=ExceptionStore(), status_path=status_path,
+        store_path=store_path, rules_loader=rules_loader, mode=mode, duration=duration,
+        exception_store=ExceptionStore(config.exceptions_dir), status_path=status_path,
         echo=lambda line: click.echo(line, nl=True),
         backend_options={"interval": interval, "realtime": not no_realtime},
     )
-    code = watcher.run()
+    # Notifications and response actions for new alerts, the same as `vigil run` and `vigil hunt` do.
+    with AlertStore(store_path) as actions_store, AlertActions(config, actions_store) as actions:
+        live.on_alerts.append(actions.on_new_alerts)
+        try:
+            code = watcher.run()
+        finally:
+            live.on_alerts.remove(actions.on_new_alerts)
     if code:
         raise SystemExit(code)
 
 
 def _enabled(rule: t.Any) -> t.Any:
-    import dataclasses
-
     return dataclasses.replace(rule, enabled=True)
 
 

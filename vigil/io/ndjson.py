@@ -29,7 +29,7 @@ from vigil.errors import Location, SourceError
 if t.TYPE_CHECKING:
     from vigil.eql.literals import RequiredLiterals
 
-BLOCK_SIZE = 4 * 1024 * 1024
+BLOCK_SIZE = 1024 * 1024  # 1 MiB: a block stays in cache across the passes over it (read, count, search)
 # A prefilter whose best needle scores below this (short or common words such as `start`) may hit most lines: the
 # reader then tries it block by block and uses it only where it pays (`NdjsonReader.weak_prefilter`).
 MIN_PREFILTER_SCORE = 3.0

@@ -163,6 +163,8 @@ def signal_process(command: str, target: ProcessTarget, *, dry_run: bool, tolera
             signal.pidfd_send_signal(pidfd, 0)  # still the pinned process after the /proc read? (step 3)
         except ProcessLookupError:
             return outcome(REFUSED, f"pid {target.pid} exited while being checked", **evidence)
+        except PermissionError:
+            return _not_permitted(outcome, target, stat, evidence)
         verb = {KILL: "kill", SUSPEND: "suspend", RESUME: "resume"}[command]
         if dry_run:
             return outcome(DRY_RUN, f"would {verb} pid {target.pid} ({stat.comm}); {why}", **evidence)
@@ -171,8 +173,7 @@ def signal_process(command: str, target: ProcessTarget, *, dry_run: bool, tolera
         except ProcessLookupError:
             return outcome(REFUSED, f"pid {target.pid} exited before the signal", **evidence)
         except PermissionError:
-            return outcome(FAILED, f"not permitted to signal pid {target.pid} ({stat.comm})",
-                           hint="run vigil as root or as the process owner", **evidence)
+            return _not_permitted(outcome, target, stat, evidence)
         effect = _wait_for_effect(command, pidfd, target.pid, proc_root)
         done = {KILL: "killed", SUSPEND: "suspended", RESUME: "resumed"}[command]
         if effect:
@@ -181,6 +182,12 @@ def signal_process(command: str, target: ProcessTarget, *, dry_run: bool, tolera
                                   f"the effect was not seen within {WAIT_SECONDS:g} s", **evidence)
     finally:
         os.close(pidfd)
+
+
+def _not_permitted(outcome: t.Callable[..., Outcome], target: ProcessTarget, stat: ProcStat,
+                   evidence: dict) -> Outcome:
+    return outcome(FAILED, f"not permitted to signal pid {target.pid} ({stat.comm}): run vigil as root or as the "
+                           "process owner", **evidence)
 
 
 def _wait_for_effect(command: str, pidfd: int, pid: int, proc_root: str) -> bool:

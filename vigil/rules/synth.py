@@ -30,7 +30,7 @@ from vigil.eql import ast
 from vigil.eql.printer import to_eql
 from vigil.errors import VigilError
 from vigil.rules.synth_solve import ABSENT, Solver, State
-from vigil.rules.synth_values import CannotSynthesize
+from vigil.rules.synth_values import PUBLIC_IPS, CannotSynthesize
 
 __all__ = ["CannotSynthesize", "Synthesis", "synthesize", "synthesize_rule", "rule_query", "BASE_TIME"]
 
@@ -170,7 +170,7 @@ class _Synthesizer:
         for j in range(width):
             names = [p.key_fields[j] for p in plans]
             options = [p.values[n] for p, n in zip(plans, names) if n in p.values]
-            options.append(_key_value(names[0]))
+            options.extend(_key_values(names[0]))
             for value in options:
                 if all(self.solver.accepts(n, p.state.fields.get(n, ()), value) for p, n in zip(plans, names)):
                     for p, n in zip(plans, names):
@@ -208,7 +208,8 @@ class _Synthesizer:
             keys = set(plan.key_fields)
             order = [(n, lit) for n, lit in reversed(plan.state.order) if n not in keys
                      and not self.solver.holds(lit, {})]
-            order.sort(key=lambda item: item[0] in GENERIC_FIELDS)
+            # the rule's own positive conditions first; negated ones and generic fields last
+            order.sort(key=lambda item: (item[0] in GENERIC_FIELDS, isinstance(item[1], ast.Not)))
             for name, literal in order:
                 others = tuple(lit for lit in plan.state.fields[name] if lit is not literal)
                 value = self.solver.solve(name, others + (_negate(literal),))
@@ -232,12 +233,14 @@ def _negate(literal: ast.Expr) -> ast.Expr:
     return literal.operand if isinstance(literal, ast.Not) else ast.Not(literal)
 
 
-def _key_value(name: t.Optional[str]) -> t.Any:
-    """A made-up join-key value for a key no step constrains: numbers for pids, readable text otherwise."""
+def _key_values(name: t.Optional[str]) -> list[t.Any]:
+    """Made-up join-key values for a key no step constrains: numbers for pids, addresses for ips, else text."""
     last = (name or "key").rsplit(".", 1)[-1]
     if last in ("pid", "ppid", "uid", "gid"):
-        return 4242
-    return f"synth-{last}"
+        return [4242]
+    if last == "ip":
+        return list(PUBLIC_IPS)
+    return [f"synth-{last}"]
 
 
 # ------------------------------------------------------------------------------------------------ public API

@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 
 from vigil.engine.compiler import compile_predicate
 from vigil.eql import ast
-from vigil.rules.synth_values import GENERIC, CannotSynthesize, combined_candidates, literal_candidates
+from vigil.rules.synth_values import (
+    GENERIC,
+    PUBLIC_IPS,
+    CannotSynthesize,
+    combined_candidates,
+    literal_candidates,
+)
 
 
 class _Absent:
@@ -68,6 +74,10 @@ def _unique(values: t.Iterable[t.Any]) -> list[t.Any]:
             seen.add(k)
             out.append(value)
     return out
+
+
+def _mentions_cidr(expr: ast.Expr) -> bool:
+    return any(call.name == "cidrMatch" for call in expr.find_all(ast.FunctionCall))
 
 
 def _fields_of(expr: ast.Expr) -> set[str]:
@@ -131,6 +141,8 @@ class Solver:
 
     def candidates(self, literals: t.Sequence[ast.Expr], needing: t.Sequence[ast.Expr]) -> list[t.Any]:
         values: list[t.Any] = []
+        if any(_mentions_cidr(lit) for lit in literals):
+            values.extend(PUBLIC_IPS)  # an address field: real addresses read better than "0.0.0.0x"
         values.extend(combined_candidates(needing))
         for lit in needing:
             values.extend(literal_candidates(lit))
@@ -193,4 +205,29 @@ class Solver:
             value = self.solve(name, literals)
             if value is not ABSENT and value is not None:
                 out[name] = value
+        for literal in state.cross:
+            self._unify(literal, state, out)
         return out
+
+    def _unify(self, literal: ast.Expr, state: State, values: dict[str, t.Any]) -> None:
+        """Meet a literal that reads several fields (`startsWith(process.executable, process.command_line)`) by
+        copying one field's value into another that accepts it; the commonest such conditions relate a field to
+        itself in another place (a prefix, a substring, an equal value)."""
+        if self.holds(literal, values):
+            return
+        names = sorted(_fields_of(literal))
+        sources = [(n, values[n]) for n in names if n in values] + [(None, g) for g in GENERIC[:2]]
+        for src, value in sources:
+            for dst in names:
+                if dst == src or not self.accepts(dst, state.fields.get(dst, ()), value):
+                    continue
+                trial = dict(values)
+                trial[dst] = value
+                if src is None:
+                    for other in names:
+                        if self.accepts(other, state.fields.get(other, ()), value):
+                            trial[other] = value
+                if self.holds(literal, trial):
+                    values.clear()
+                    values.update(trial)
+                    return

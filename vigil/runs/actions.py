@@ -16,10 +16,12 @@ class AlertActions:
     """Notifiers and responders built once from the configuration."""
 
     def __init__(self, config: Config, store: t.Any = None):
-        from vigil.notify import Notifiers
-
         self.store = store
-        self.notifiers = Notifiers.from_vigil_config(config) if config.outputs else None
+        self.notifiers = None
+        if config.outputs:  # imported only when configured: httpx and smtplib cost start-up time
+            from vigil.notify import Notifiers
+
+            self.notifiers = Notifiers.from_vigil_config(config)
         self.responder = _responder(config)
 
     def on_new_alerts(self, docs: t.Sequence[dict], rule: t.Any) -> None:
