@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from vigil.response import ResponseDispatcher, ResponseSettings
-from vigil.response.isolate import IsolationPolicy, Nft, isolate, is_isolated, release, ruleset
+from vigil.response.isolate import IsolationPolicy, Nft, is_isolated, isolate, release, ruleset
 from vigil.response.outcome import DRY_RUN, FAILED, SUCCEEDED
 
 

@@ -7,12 +7,12 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 from vigil.response.outcome import DRY_RUN, FAILED, KILL, REFUSED, RESUME, SUCCEEDED, SUSPEND, ResponseError
 from vigil.response.process import ProcessTarget, read_stat, signal_process, target_from_alert
 
 from .conftest import alert_for, process_fields, stopped
-
-import pytest
 
 
 def test_kill_a_real_process_verified_by_start_time(sleeper):

@@ -210,3 +210,31 @@ def test_watch_notifies_configured_outputs(tmp_path, bin_dir):
         assert docs[0]["kibana.alert.rule.name"] == "Nping Process Activity"
     finally:
         assert watch.stop(signal.SIGTERM) == 0
+
+
+def test_watch_kills_the_process_when_the_rule_says_so(tmp_path, bin_dir):
+    """The issue's promise end to end: a rule with a kill-process response action, responses enabled in the
+    configuration, a live nping start → the process is killed and the outcome is recorded on the alert."""
+    builtin = Path(__file__).resolve().parents[2] / "vigil" / "rules" / "builtin" / "discovery_linux_nping_activity.toml"
+    rule = tmp_path / "nping_kill.toml"
+    rule.write_text(builtin.read_text() + '\n[[rule.response_actions]]\naction_type_id = ".endpoint"\n'
+                    '[rule.response_actions.params]\ncommand = "kill-process"\ncomment = "no nping here"\n')
+    config = tmp_path / "vigil.toml"
+    config.write_text("[response]\nenabled = true\ndry_run = false\n")
+    fake = _copy("sleep", bin_dir / "nping")
+    watch = Watch(tmp_path, "--mode", "procpoll", "--interval", "0.05", "--config", str(config),
+                  "--rule", str(rule))
+    try:
+        child = subprocess.Popen([str(fake), "30"])
+        try:
+            assert child.wait(timeout=5) == -signal.SIGKILL, watch.log()
+        finally:
+            if child.poll() is None:
+                child.kill()
+        alert = watch.wait_alert(child.pid)
+        assert alert is not None
+        with AlertStore(watch.db, create=False) as store:
+            notes = " ".join(n.text for n in store.notes(alert.id))
+        assert "kill-process" in notes and "succeeded" in notes
+    finally:
+        assert watch.stop(signal.SIGTERM) == 0

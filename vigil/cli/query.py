@@ -226,9 +226,9 @@ def _print_stats(reader: t.Any, matches: int, elapsed: float, prefilter: t.Any) 
     stats = reader.stats
     rate = stats.lines / elapsed if elapsed > 0 else 0.0
     used = reader.prefilter or reader.weak_prefilter
-    literal = " | ".join(n.text.decode("utf-8", "replace") for n in used.best_clause()) if used else "none"
-    if used is not None and used is not reader.prefilter:
-        literal += " (weak: applied where it rejects enough lines)"
+    # The reader picks, block by block, the clause that rejects most lines: show them all, the likeliest first.
+    clauses = [used.best_clause()] + [c for c in used.clauses if c != used.best_clause()] if used else []
+    literal = " AND ".join(" | ".join(n.text.decode("utf-8", "replace") for n in c) for c in clauses) or "none"
     click.echo(
         f"files {stats.files}  lines {stats.lines:,}  bytes {stats.bytes:,}  skipped by prefilter {stats.skipped:,}  "
         f"parsed {stats.parsed:,}  bad {stats.bad:,}  matches {matches:,}\n"

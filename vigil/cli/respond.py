@@ -43,8 +43,22 @@ def _dispatcher(config: t.Optional[Path]) -> t.Any:
 
     cfg = load_config(config)
     path = str(cfg.path) if cfg.path else None
+    line_of = _line_finder(cfg.path)
     return ResponseDispatcher.from_config(getattr(cfg, "response", None),
-                                          lambda key: Location(path=path, key=key))
+                                          lambda key: Location(path=path, line=line_of(key), key=key))
+
+
+def _line_finder(path: t.Optional[Path]) -> t.Callable[[str], t.Optional[int]]:
+    """key → its line in the configuration file, for `file:line [key]` errors (best effort: None when unknown)."""
+    if path is None:
+        return lambda key: None
+    try:
+        from vigil.config import _KeyLines  # the loader's own key scanner, so both report the same lines
+
+        lines = _KeyLines(path.read_text(encoding="utf-8"))
+    except (ImportError, OSError, UnicodeDecodeError):
+        return lambda key: None
+    return lines.line_of
 
 
 def _act(command: str, alert_ref: t.Optional[str], *, db: t.Optional[Path], config: t.Optional[Path],

@@ -304,3 +304,6 @@ def coverage(extra_dirs: tuple[Path, ...], include_disabled: bool) -> None:
         for technique, n in sorted(techniques.items()):
             table.add_row(f"{tactic_id} {tactic_name}", technique, str(n))
     _console().print(table)
+
+
+from vigil.cli.rules_test import register_rules_extras; register_rules_extras()  # noqa: E402,E702 (rules test/coverage)

@@ -83,4 +83,5 @@ def projected_decoder(fields: t.Iterable[str]) -> t.Callable[[bytes], dict]:
         except invalid:
             return general(raw)
 
+    decode.accepts_buffers = True  # type: ignore[attr-defined]  # any bytes-like object: NdjsonReader passes views
     return decode

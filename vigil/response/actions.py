@@ -26,8 +26,17 @@ from vigil.errors import Location, RuleError, VigilError
 from vigil.response import isolate as isolation
 from vigil.response import record as recorder
 from vigil.response.host import LocalHost
-from vigil.response.outcome import (AUTOMATED_COMMANDS, COMMANDS, FAILED, ISOLATE, REFUSED, RELEASE,
-                                    UNDO_COMMANDS, Outcome, ResponseError)
+from vigil.response.outcome import (
+    AUTOMATED_COMMANDS,
+    COMMANDS,
+    FAILED,
+    ISOLATE,
+    REFUSED,
+    RELEASE,
+    UNDO_COMMANDS,
+    Outcome,
+    ResponseError,
+)
 from vigil.response.process import signal_process, target_from_alert
 from vigil.response.settings import ResponseSettings
 
@@ -53,7 +62,7 @@ def parse_response_actions(rule: t.Any) -> tuple[list[ResponseAction], list[Vigi
     for i, raw in enumerate(getattr(rule, "response_actions", ()) or ()):
         key = f"rule.response_actions[{i}]"
 
-        def where(sub: str = "") -> Location:
+        def where(sub: str = "", key: str = key) -> Location:
             full = key + sub
             return rule.location_of(full) if hasattr(rule, "location_of") else Location(key=full)
 

@@ -29,8 +29,7 @@ from dataclasses import dataclass
 
 from vigil.alerts.reason import get_path
 from vigil.alerts.times import parse_time
-from vigil.response.outcome import (DRY_RUN, FAILED, KILL, REFUSED, RESUME, SUCCEEDED, SUSPEND, Outcome,
-                                    ResponseError)
+from vigil.response.outcome import DRY_RUN, FAILED, KILL, REFUSED, RESUME, SUCCEEDED, SUSPEND, Outcome, ResponseError
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SIGNALS = {KILL: signal.SIGKILL, SUSPEND: signal.SIGSTOP, RESUME: signal.SIGCONT}

@@ -176,7 +176,10 @@ class Rule:
     # ----------------------------------------------------------------------------------------------- queries
     @property
     def runnable(self) -> bool:
-        """True when vigil can execute this rule's type (EQL today)."""
+        """True when vigil can execute this rule: EQL, and the KQL types query, threshold and new_terms
+        (`language = "kuery"`; Lucene is not supported). See `vigil.runs.query_rule.unsupported_reason`."""
+        if self.type in ("query", "threshold", "new_terms"):
+            return (self.language or "kuery") == "kuery"
         return self.type in RUNNABLE_TYPES
 
     @property

@@ -293,8 +293,17 @@ def rule_query(rule: t.Any) -> ast.Query:
         except ImportError:  # pragma: no cover - KQL ships with vigil; this guards a partial checkout
             raise CannotSynthesize("KQL rules need vigil.kql, which is not available") from None
         return kql_query(rule.query)
-    raise CannotSynthesize(f"rule type {rule.type!r} ({language or 'no language'}) is not synthesized: "
-                           "only eql rules and query rules in KQL are")
+    why = _NOT_SYNTHESIZED.get(rule.type, "only eql rules and KQL query rules are synthesized")
+    raise CannotSynthesize(f"rule type {rule.type!r} ({language or 'no language'}): {why}")
+
+
+_NOT_SYNTHESIZED = {
+    "new_terms": "it fires on a value unseen in its history window; one matching event does not prove that",
+    "threshold": "it fires on a count of events per group; only single-query matches are synthesized",
+    "esql": "ES|QL is not supported",
+    "machine_learning": "it fires on anomaly scores of Elastic ML jobs",
+    "threat_match": "it fires on matches against threat-intel indicators",
+}
 
 
 def synthesize_rule(rule: t.Any) -> Synthesis:

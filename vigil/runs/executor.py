@@ -26,7 +26,7 @@ from vigil.engine import fields as field_paths
 from vigil.engine.query import CompiledQuery, sort_key
 from vigil.errors import VigilError
 from vigil.rules.model import Rule
-from vigil.runs import messages, state
+from vigil.runs import messages, query_rule, state
 from vigil.runs.select import IndexSelector, TimeFilter, has_field
 from vigil.runs.windows import ExecutionPlan, Window, plan_execution
 
@@ -79,6 +79,8 @@ def produce(records: t.Sequence[t.Optional[t.Any]], rule: Rule, ctx: AlertContex
     """The alerts of one match: an event alert, or a sequence's shell (all records) and one block per record."""
     present = [r for r in records if r is not None]
     docs = build_alerts(records, rule, ctx)
+    if rule.type != "eql":  # a KQL rule: its own rule_type_id, category and parameters
+        docs = [query_rule.finish_alert(doc, rule) for doc in docs]
     if len(docs) <= 1:
         return [ProducedAlert(doc, present) for doc in docs]
     shell, blocks = docs[0], docs[1:]
@@ -87,6 +89,8 @@ def produce(records: t.Sequence[t.Optional[t.Any]], rule: Rule, ctx: AlertContex
 
 def compile_rule(rule: Rule) -> CompiledQuery:
     """The rule's query, compiled with the rule's EQL settings (ES defaults where the rule sets none)."""
+    if rule.type in query_rule.KQL_RULE_TYPES:
+        return query_rule.compile_kql_rule(rule)
     if not rule.runnable or rule.language not in (None, "eql") or not rule.query:
         raise VigilError(f"rule type {rule.type!r} ({rule.language or 'no language'}) is not run by vigil",
                          rule.location_of("rule.type"))
@@ -164,7 +168,8 @@ def execute_rule(
         is_excepted = exceptions_for(rule, exception_store, started_at)
         ctx = AlertContext(created_at=created_at or utc_now(), space_id=space_id,
                            execution_uuid=result.execution_uuid, indices=list(rule.index))
-        _search(rule, compiled, result, records, is_excepted, store, ctx)
+        searcher = query_rule.searcher_for(rule, compiled, store, ctx, started_at)
+        _search(rule, compiled, result, records, is_excepted, store, ctx, searcher)
     except VigilError as error:
         result.errors.append(error.message if not error.location else str(error))
     except ValueError as error:  # bad date math or interval in a rule that skipped validation
@@ -176,11 +181,14 @@ def execute_rule(
 
 
 def _search(rule: Rule, compiled: CompiledQuery, result: ExecutionResult, records: t.Iterable[t.Any],
-            is_excepted: t.Optional[Predicate], store: AlertStore, ctx: AlertContext) -> None:
+            is_excepted: t.Optional[Predicate], store: AlertStore, ctx: AlertContext,
+            searcher: t.Any = None) -> None:
     assert result.plan is not None
     windows = result.plan.windows
     selector = IndexSelector(rule.index)
     filters = [TimeFilter(w.start, w.end, rule.primary_timestamp, rule.secondary_timestamp) for w in windows]
+    # a KQL rule type may need records outside the windows too (new_terms: its history window)
+    history = searcher.history_filter(windows) if searcher is not None else None
     override = rule.timestamp_override if rule.timestamp_override not in (None, "@timestamp") else None
     override_getter = field_paths.getter(override) if override else None
     indices_seen: set[str] = set()
@@ -195,8 +203,10 @@ def _search(rule: Rule, compiled: CompiledQuery, result: ExecutionResult, record
             indices_with_override.add(record.index)
         inside = tuple(f(record.doc) for f in filters)
         if not any(inside):
-            continue
-        result.events_searched += 1
+            if history is None or not history(record.doc):
+                continue
+        else:
+            result.events_searched += 1
         if is_excepted is not None and is_excepted(record.doc):
             continue
         candidates.append((record, inside))
@@ -210,7 +220,13 @@ def _search(rule: Rule, compiled: CompiledQuery, result: ExecutionResult, record
 
     runner = MatchRunner(rule, compiled)
     reached_limit = False
-    for i, _window in enumerate(windows):
+    for i, window in enumerate(windows):
+        if searcher is not None:  # query, threshold, new_terms: the type's own search and commit
+            outcome = searcher.search(i, window, [r for r, inside in candidates if inside[i]], candidates)
+            result.matches += outcome.matches
+            reached_limit = reached_limit or outcome.limited
+            result.alerts.extend(outcome.alerts)
+            continue
         in_window = runner.ordered(r for r, inside in candidates if inside[i])
         found = runner.matches(in_window, rule.max_signals)
         result.matches += len(found)
@@ -223,6 +239,8 @@ def _search(rule: Rule, compiled: CompiledQuery, result: ExecutionResult, record
             p.new = p.id in new_ids
             new_ids.discard(p.id)  # an alert built again by an overlapping catch-up window is not new twice
         result.alerts.extend(produced)
+    if searcher is not None:
+        searcher.finish()
     if reached_limit:
         result.warnings.append(messages.MAX_SIGNALS_WARNING)
 

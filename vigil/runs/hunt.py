@@ -21,6 +21,7 @@ from vigil.alerts import AlertContext, AlertStore
 from vigil.alerts.times import utc_now
 from vigil.errors import VigilError
 from vigil.rules.model import Rule
+from vigil.runs import query_rule
 from vigil.runs.executor import MatchRunner, ProducedAlert, compile_rule, exceptions_for, produce
 from vigil.runs.select import IndexSelector
 
@@ -51,8 +52,10 @@ class _RuleState:
         self.select = (lambda _index: True) if all_indices else IndexSelector(rule.index)
         self.is_excepted = exceptions_for(rule, exception_store, at)
         self.ctx = ctx
+        # threshold / new_terms look at the whole input at the end (query_rule.hunter_for)
+        self.aggregate = query_rule.hunter_for(rule, self.compiled, ctx)
         # Streaming is only exact for a plain event query: pipes and sequences need the whole ordered input.
-        self.streaming = self.compiled.kind == "event" and not self.compiled.query.pipes
+        self.streaming = self.aggregate is None and self.compiled.kind == "event" and not self.compiled.query.pipes
         self.pending: list[ProducedAlert] = []
         self.collected: list[t.Any] = []
 
@@ -64,7 +67,8 @@ class _RuleState:
             self.hunt.excepted += 1
             return
         if not self.streaming:
-            self.collected.append(record)
+            if self.aggregate is None or self.compiled.matches(record.doc):  # aggregations keep matches only
+                self.collected.append(record)
         elif self.compiled.matches(record.doc):
             self._add([record])
 
@@ -73,6 +77,12 @@ class _RuleState:
         self.pending.extend(produce(records, self.hunt.rule, self.ctx))
 
     def finish(self) -> None:
+        if self.aggregate is not None:
+            alerts = self.aggregate(self.collected)
+            self.hunt.matches += len(alerts)
+            self.pending.extend(alerts)
+            self.collected = []
+            return
         if not self.streaming:
             for recs in self.runner.matches(self.runner.ordered(self.collected), None):
                 self._add(recs)

@@ -40,7 +40,7 @@ from vigil.engine import fields as field_paths
 from vigil.engine.query import CompiledQuery
 from vigil.rules.datemath import parse_datemath
 from vigil.rules.model import Rule
-from vigil.runs.executor import ProducedAlert, TimeFilter
+from vigil.runs.executor import ProducedAlert
 from vigil.runs.query_rule import (
     AggregatableTime,
     SearchOutcome,
@@ -50,6 +50,7 @@ from vigil.runs.query_rule import (
     term_sort_key,
     term_values,
 )
+from vigil.runs.select import TimeFilter
 from vigil.runs.terms_history import TermsHistory
 
 Term = tuple[t.Any, ...]
@@ -150,7 +151,7 @@ class NewTermsSearcher:
         self.terms = TermExtractor(self.fields)
         self.persisted = TermsHistory(store, rule, self.fields) if persist else None
         self._matched: dict[int, bool] = {}
-        self._seen: dict[Term, int] = {}  # to record: latest time <= a window start, per term
+        self._seen: dict[Term, tuple[t.Optional[int], int]] = {}  # to record: (latest <= a window start, latest)
         self._prune_before: t.Optional[int] = None
 
     def history_start_of(self, window: t.Any) -> dt.datetime:
@@ -196,14 +197,16 @@ class NewTermsSearcher:
             if ms is None or ms < history_ms or ms > to_ms or not self._matches(record):
                 continue
             for term in self.terms(record.doc):
+                before, last = self._seen.get(term, (None, ms))
                 if ms <= from_ms:
                     if term in counts:
                         seen_before.add(term)
-                    if ms > self._seen.get(term, -1):
-                        self._seen[term] = ms
+                    before = ms if before is None else max(before, ms)
+                self._seen[term] = (before, max(last, ms))
         if self.persisted is not None:
-            for term, seen_ms in self.persisted.lookup(t for t in counts if t not in seen_before).items():
-                if history_ms <= seen_ms <= from_ms:
+            for term, stored in self.persisted.lookup(term for term in counts if term not in seen_before).items():
+                proof = self.persisted.evidence(stored, from_ms)
+                if proof is not None and proof >= history_ms:
                     seen_before.add(term)
         new_terms = [term for term in counts if term not in seen_before and oldest[term][0] > from_ms]
         # 3-4. alerts, ordered like Kibana's aggregation, capped after dedupe

@@ -273,18 +273,19 @@ class QuerySearcher:
         return None
 
 
-def searcher_for(rule: Rule, compiled: CompiledQuery, store: t.Any, ctx: t.Any) -> t.Optional[t.Any]:
+def searcher_for(rule: Rule, compiled: CompiledQuery, store: t.Any, ctx: t.Any,
+                 started_at: t.Any = None) -> t.Optional[t.Any]:
     """The window searcher for a KQL rule type (None: EQL, run by the executor's own event/sequence path)."""
     if rule.type == "query":
         return QuerySearcher(rule, compiled, store, ctx)
     if rule.type == "threshold":
         from vigil.runs.threshold import ThresholdSearcher
 
-        return ThresholdSearcher(rule, compiled, store, ctx)
+        return ThresholdSearcher(rule, compiled, store, ctx, started_at)
     if rule.type == "new_terms":
         from vigil.runs.new_terms import NewTermsSearcher
 
-        return NewTermsSearcher(rule, compiled, store, ctx)
+        return NewTermsSearcher(rule, compiled, store, ctx, started_at)
     return None
 
 

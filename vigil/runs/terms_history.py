@@ -13,14 +13,14 @@ store's schema is untouched):
                  a new history instead of trusting one built by a different query
     term         the term as canonical JSON (a list: one value per new terms field)
     seen_ms      the latest time (epoch ms, aggregatable timestamp) the term was seen **at or before the window
-                 start** of the execution that recorded it
+                 start** of the window that saw it (NULL when it was only seen after)
+    last_ms      the latest time the term was seen at all
 
-Why "at or before the window start": a term is new when it has no event in [history_window_start, window start]
-(inclusive, Kibana's `first_seen > from`). An execution at `from'` may use a stored time only when it is
-`<= from'` (then it is an event inside that range when it is also `>= history_window_start'`); a stored time
-after `from'` could hide the earlier events and is ignored. Events between two executions' window starts are in the
-overlap of their windows, which every source still holds at the next execution. Rows older than the history window
-can never matter again and are pruned.
+A term is new when it has no event in [history_window_start, window start] (inclusive: Kibana's
+`first_seen > from`). Both stored times are times of real events, so either is proof of an event in that range
+when it falls inside it. A later execution with window start `from'` uses `last_ms` when it is `<= from'`, else
+`seen_ms` (a time after `from'` proves nothing about the range; `seen_ms` is the best earlier proof kept). Rows
+whose times are older than the history window can never matter again and are pruned.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS new_terms_history (
     rule_id     TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     term        TEXT NOT NULL,
-    seen_ms     INTEGER NOT NULL,
+    seen_ms     INTEGER,
+    last_ms     INTEGER NOT NULL,
     PRIMARY KEY (rule_id, fingerprint, term)
 )
 """
@@ -64,31 +65,43 @@ class TermsHistory:
         with store.transaction() as conn:
             conn.execute(_SCHEMA)
 
-    def lookup(self, terms: t.Iterable[Term]) -> dict[Term, int]:
-        """Stored times of the given terms (absent terms are left out)."""
+    def lookup(self, terms: t.Iterable[Term]) -> dict[Term, tuple[t.Optional[int], int]]:
+        """Stored (seen_ms, last_ms) of the given terms (absent terms are left out)."""
         wanted = {term_key(term): term for term in terms}
-        found: dict[Term, int] = {}
+        found: dict[Term, tuple[t.Optional[int], int]] = {}
         keys = list(wanted)
         with self.store.transaction() as conn:
             for start in range(0, len(keys), 500):
                 chunk = keys[start:start + 500]
                 rows = conn.execute(
-                    f"SELECT term, seen_ms FROM new_terms_history WHERE rule_id = ? AND fingerprint = ? "
+                    f"SELECT term, seen_ms, last_ms FROM new_terms_history WHERE rule_id = ? AND fingerprint = ? "
                     f"AND term IN ({','.join('?' * len(chunk))})", [self.rule_id, self.fingerprint, *chunk])
-                for key, seen in rows:
-                    found[wanted[key]] = int(seen)
+                for key, seen, last in rows:
+                    found[wanted[key]] = (None if seen is None else int(seen), int(last))
         return found
 
-    def record(self, seen: t.Mapping[Term, int], *, prune_before_ms: t.Optional[int] = None) -> None:
-        """Keep the later of the stored and the given time of each term; drop rows older than `prune_before_ms`."""
+    @staticmethod
+    def evidence(stored: tuple[t.Optional[int], int], window_start_ms: int) -> t.Optional[int]:
+        """The latest stored event time usable as proof for a window starting at `window_start_ms`."""
+        seen, last = stored
+        if last <= window_start_ms:
+            return last
+        return seen if seen is not None and seen <= window_start_ms else None
+
+    def record(self, seen: t.Mapping[Term, tuple[t.Optional[int], int]], *,
+               prune_before_ms: t.Optional[int] = None) -> None:
+        """Keep the later of the stored and the given times of each term; drop rows older than `prune_before_ms`."""
         with self.store.transaction() as conn:
             conn.executemany(
-                "INSERT INTO new_terms_history (rule_id, fingerprint, term, seen_ms) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (rule_id, fingerprint, term) DO UPDATE SET seen_ms = max(seen_ms, excluded.seen_ms)",
-                [(self.rule_id, self.fingerprint, term_key(term), int(ms)) for term, ms in seen.items()],
+                "INSERT INTO new_terms_history (rule_id, fingerprint, term, seen_ms, last_ms) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (rule_id, fingerprint, term) DO UPDATE SET "
+                "seen_ms = max(coalesce(seen_ms, excluded.seen_ms), coalesce(excluded.seen_ms, seen_ms)), "
+                "last_ms = max(last_ms, excluded.last_ms)",
+                [(self.rule_id, self.fingerprint, term_key(term), before, last)
+                 for term, (before, last) in seen.items()],
             )
             if prune_before_ms is not None:
-                conn.execute("DELETE FROM new_terms_history WHERE rule_id = ? AND seen_ms < ?",
+                conn.execute("DELETE FROM new_terms_history WHERE rule_id = ? AND last_ms < ?",
                              (self.rule_id, prune_before_ms))
 
     def count(self) -> int:

@@ -102,6 +102,9 @@ def as_list(value: t.Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
+as_list.never_none = True  # type: ignore[attr-defined]  # lets compiled shapes set its result unconditionally
+
+
 def comma_list(value: t.Any) -> t.Optional[list]:
     """`split separator: ', '` as CrowdStrike's `Tags` gets it."""
     if isinstance(value, str):

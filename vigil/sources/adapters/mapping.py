@@ -1,4 +1,4 @@
-"""Declarative field mappings, compiled to one straight-line Python function per source.
+"""Declarative field mappings, compiled to straight-line Python per record *shape*.
 
 A source's mapping is a table of steps, read like an Elastic ingest pipeline:
 
@@ -9,19 +9,29 @@ A source's mapping is a table of steps, read like an Elastic ingest pipeline:
     First(("TargetProcessId", "ContextProcessId"), "process.entity_id")   first present raw key wins
     Set("event.kind", "event")                                  constant
     Lookup("event_simpleName", CATEGORIES, ("event.category", "event.type"))   value map to several fields
+    Derive(("CommandLine",), ("process.args", "process.args_count"), split)  computed from raw values
 
-`compile_mapping` turns the table into Python source (no per-field interpretation at run time): CrowdStrike FDR has
-~40 steps per record and must run at ≥150k records/s on one core, which a table-walking interpreter does not reach.
-Raw keys are flat (`"tgt.process.name"` is one key, as in SentinelOne's feed); empty strings count as absent, as
-Elastic's pipelines drop them. Raw keys no step consumed can be kept under a vendor namespace (`crowdstrike.*`).
+Semantics (the reference is `interpret`): raw keys are flat (`"tgt.process.name"` is one key); None and empty strings
+count as absent, as Elastic's pipelines drop them; a converter or derivation returning None leaves its field unset;
+later steps overwrite earlier ones; objects are only created when something is put in them. Raw keys no step
+consumed (and those read with `keep=True`) can be kept under a vendor namespace (`crowdstrike.*`).
+
+Speed (issue #4 §7, ≥150k records/s on one core for CrowdStrike FDR): a vendor feed repeats a handful of record
+*shapes* (the same keys in the same order per event type). For each shape met, `compile_shape` writes one Python
+function that knows which keys are present, so every `is absent` test, every First fallback and every table lookup
+is decided once, at compile time, and the document is built with nested dict literals. Only converters and
+derivations run per record. Shapes are cached (bounded); beyond the bound, records go through `interpret`.
 """
 
 from __future__ import annotations
 
+import math
 import typing as t
 from dataclasses import dataclass
 
 Converter = t.Callable[[t.Any], t.Any]
+
+MAX_SHAPES = 512  # per mapping; a feed with more distinct key layouts than this is pathological
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,140 +66,49 @@ class Lookup:
     keep: bool = True
 
 
-Step = t.Union[Copy, First, Set, Lookup]
+@dataclass(frozen=True, slots=True)
+class Derive:
+    """`fn(*values of srcs)` (None for an absent source) → the value of `dsts[0]`, or a row aligned with `dsts`
+    when there are several. Skipped when all sources are absent or one of the first `needs` is; reads never consume.
+    """
+
+    srcs: tuple[str, ...]
+    dsts: tuple[str, ...]
+    fn: t.Callable[..., t.Any]
+    needs: int = 1
+
+
+Step = t.Union[Copy, First, Set, Lookup, Derive]
 
 
 def _dsts(dst: t.Union[str, tuple[str, ...]]) -> tuple[str, ...]:
     return (dst,) if isinstance(dst, str) else tuple(dst)
 
 
-def _var(container: str) -> str:
-    return "d_" + container.replace(".", "__").replace("@", "at_") if container else "doc"
-
-
-def _split(path: str) -> tuple[str, str]:
-    container, _, leaf = path.rpartition(".")
-    return container, leaf
-
-
-def compile_mapping(
-    name: str,
-    steps: t.Sequence[Step],
-    *,
-    vendor: t.Optional[str] = None,
-    vendor_convert: t.Optional[t.Mapping[str, Converter]] = None,
-) -> t.Callable[[dict], dict]:
-    """Compile `steps` into `fn(raw: dict) -> dict` building a nested ECS document.
-
-    `vendor`: raw keys that no step consumed (and those copied with `keep=True`) go to `doc[vendor]`, converted by
-    `vendor_convert[key]` when listed. The generated source is kept on `fn.__source__` for debugging.
-    """
-    consts: dict[str, t.Any] = {}
-    lines: list[str] = []
-    containers: set[str] = set()
-    # A raw key is consumed (renamed away, so absent from the vendor namespace) unless every step reading it keeps it.
-    readers: dict[str, list[bool]] = {}
-    for step in steps:
-        for src in _sources(step):
-            readers.setdefault(src, []).append(getattr(step, "keep", False))
-    consumed = {src for src, keeps in readers.items() if not all(keeps)}
-    loaded: dict[str, str] = {}
-
-    def load(src: str) -> str:
-        # Each raw key is read once into a local; consumed keys are popped from the working copy so that what is
-        # left over *is* the vendor namespace, without a second pass over the record.
-        if src not in loaded:
-            loaded[src] = f"s{len(loaded)}"
-            how = "pop" if (vendor and src in consumed) else "get"
-            lines.append(f"{loaded[src]} = {how}({src!r}, None)")
-        return loaded[src]
-
-    def const(value: t.Any) -> str:
-        key = f"k{len(consts)}"
-        consts[key] = value
-        return key
-
-    def assign(path: str, expr: str, indent: str) -> None:
-        container, leaf = _split(path)
-        parts = container.split(".") if container else []
-        for i in range(len(parts) + 1):
-            containers.add(".".join(parts[:i]))
-        lines.append(f"{indent}{_var(container)}[{leaf!r}] = {expr}")
-
-    def emit_value(dsts: tuple[str, ...], convert: t.Optional[Converter], indent: str) -> None:
-        if convert is not None:
-            lines.append(f"{indent}v = {const(convert)}(v)")
-            lines.append(f"{indent}if v is not None:")
-            indent += "    "
-        for path in dsts:
-            assign(path, "v", indent)
-
-    for step in steps:
-        if isinstance(step, Copy):
-            lines.append(f"v = {load(step.src)}")
-            lines.append("if v is not None and v != '':")
-            emit_value(_dsts(step.dst), step.convert, "    ")
-        elif isinstance(step, First):
-            names = [load(src) for src in step.srcs]
-            lines.append(f"v = {names[0]}")
-            for name in names[1:]:
-                lines.append(f"if v is None or v == '':\n    v = {name}")
-            lines.append("if v is not None and v != '':")
-            emit_value(_dsts(step.dst), step.convert, "    ")
-        elif isinstance(step, Set):
-            # A list constant is written as a literal so every document gets its own list.
-            expr = repr(step.value) if isinstance(step.value, (str, int, float, bool, list)) else const(step.value)
-            assign(step.dst, expr, "")
-        elif isinstance(step, Lookup):
-            lines.append(f"row = {const(step.table)}.get({load(step.src)})")
-            lines.append("if row is not None:")
-            for i, path in enumerate(step.dsts):
-                column = [row[i] for row in step.table.values()]
-                copy = ".copy()" if any(isinstance(x, list) for x in column) else ""
-                if any(x is None for x in column):
-                    lines.append(f"    if row[{i}] is not None:")
-                    assign(path, f"row[{i}]{copy}", "        ")
-                else:
-                    assign(path, f"row[{i}]{copy}", "    ")
-        else:  # pragma: no cover - guarded by the type
-            raise TypeError(f"unknown mapping step {step!r}")
-
-    # Build containers bottom-up so empty objects never appear in the output.
-    body = [f"{_var(c)} = {{}}" for c in sorted(containers, key=lambda c: (c.count("."), c)) if c] + lines
-    for container in sorted((c for c in containers if c), key=lambda c: -c.count(".") - 1):
-        parent, leaf = _split(container)
-        body.append(f"if {_var(container)}: {_var(parent)}[{leaf!r}] = {_var(container)}")
-    if vendor:
-        for key, convert in (vendor_convert or {}).items():
-            body += [
-                f"v = raw.get({key!r})",
-                "if v is not None:",
-                f"    v = {const(convert)}(v)",
-                f"    if v is None: del raw[{key!r}]",
-                f"    else: raw[{key!r}] = v",
-            ]
-        body += [
-            "if '' in raw.values() or None in raw.values():",
-            "    raw = {key: val for key, val in raw.items() if val is not None and val != ''}",
-            f"if raw: doc[{vendor!r}] = raw",
-        ]
-    head = "    raw = dict(raw)\n    pop = raw.pop\n" if vendor else ""
-    source = f"def {name}(raw):\n{head}    get = raw.get\n    doc = {{}}\n"
-    source += "".join(f"    {line}\n" for chunk in body for line in chunk.split("\n"))
-    source += "    return doc\n"
-    namespace: dict[str, t.Any] = dict(consts)
-    exec(compile(source, f"<mapping {name}>", "exec"), namespace)  # noqa: S102 - source built from our own tables
-    fn = namespace[name]
-    fn.__source__ = source
-    return fn
-
-
 def _sources(step: Step) -> tuple[str, ...]:
     if isinstance(step, (Copy, Lookup)):
         return (step.src,)
-    if isinstance(step, First):
+    if isinstance(step, (First, Derive)):
         return step.srcs
     return ()
+
+
+def _consumed(steps: t.Sequence[Step]) -> frozenset[str]:
+    """Raw keys renamed away (absent from the vendor namespace): read by at least one step without `keep`."""
+    keeps: dict[str, list[bool]] = {}
+    for step in steps:
+        for src in _sources(step):
+            keeps.setdefault(src, []).append(isinstance(step, Derive) or getattr(step, "keep", False))
+    return frozenset(src for src, flags in keeps.items() if not all(flags))
+
+
+def _present(raw: dict) -> dict:
+    return {key: value for key, value in raw.items() if value is not None and value != ""}
+
+
+def _fresh(value: t.Any) -> t.Any:
+    # Constants that are lists must not be shared between documents (a caller may append to one).
+    return list(value) if isinstance(value, list) else value
 
 
 def put(doc: dict, path: str, value: t.Any) -> None:
@@ -223,3 +142,148 @@ def lookup(doc: t.Mapping, path: str, default: t.Any = None) -> t.Any:
 
 
 _MISSING = object()
+
+
+def _row(table: t.Mapping, value: t.Any) -> t.Optional[tuple]:
+    try:
+        return table.get(value)
+    except TypeError:  # an unhashable raw value (list, object) is in no table
+        return None
+
+
+def interpret(steps: t.Sequence[Step], raw: dict, *, vendor: t.Optional[str] = None,
+              vendor_convert: t.Optional[t.Mapping[str, Converter]] = None,
+              consumed: t.Optional[frozenset[str]] = None) -> dict:
+    """The reference semantics of a mapping, one step at a time (the fallback for shapes beyond the cache)."""
+    present = _present(raw)
+    doc: dict = {}
+    for step in steps:
+        if isinstance(step, (Copy, First)):
+            srcs = (step.src,) if isinstance(step, Copy) else step.srcs
+            value = next((present[src] for src in srcs if src in present), None)
+            if value is not None and step.convert is not None:
+                value = step.convert(value)
+            if value is not None:
+                for path in _dsts(step.dst):
+                    put(doc, path, value)
+        elif isinstance(step, Set):
+            put(doc, step.dst, _fresh(step.value))
+        elif isinstance(step, Lookup):
+            row = _row(step.table, present.get(step.src))
+            if row is not None:
+                for path, value in zip(step.dsts, row):
+                    if value is not None:
+                        put(doc, path, _fresh(value))
+        elif isinstance(step, Derive):
+            values = [present.get(src) for src in step.srcs]
+            if all(v is None for v in values) or any(v is None for v in values[: step.needs]):
+                continue
+            result = step.fn(*values)
+            if result is None:
+                continue
+            row = (result,) if len(step.dsts) == 1 else result
+            for path, value in zip(step.dsts, row):
+                if value is not None:
+                    put(doc, path, value)
+        else:  # pragma: no cover - guarded by the type
+            raise TypeError(f"unknown mapping step {step!r}")
+    if vendor:
+        if consumed is None:
+            consumed = _consumed(steps)
+        namespace = {key: value for key, value in present.items() if key not in consumed}
+        for key, convert in (vendor_convert or {}).items():
+            if key in namespace:
+                value = convert(namespace[key])
+                if value is None:
+                    del namespace[key]
+                else:
+                    namespace[key] = value
+        if namespace:
+            doc[vendor] = namespace
+    return doc
+
+
+def compile_mapping(
+    name: str,
+    steps: t.Sequence[Step],
+    *,
+    vendor: t.Optional[str] = None,
+    vendor_convert: t.Optional[t.Mapping[str, Converter]] = None,
+) -> t.Callable[[dict], dict]:
+    """`fn(raw: dict) -> dict` building the nested ECS document of `steps` (see the module docstring).
+
+    `vendor`: raw keys that no step consumed (and those copied with `keep=True`) go to `doc[vendor]`, converted by
+    `vendor_convert[key]` when listed. The caller's dict is never modified. `fn.shapes` holds the compiled shapes
+    (their source on `.__source__`), `fn.interpret(raw)` runs the reference semantics.
+    """
+    from vigil.sources.adapters.shapes import ShapeCompiler
+
+    steps = tuple(steps)
+    consumed = _consumed(steps)
+    vendor_convert = dict(vendor_convert or {})
+
+    def reference(raw: dict) -> dict:
+        return interpret(steps, raw, vendor=vendor, vendor_convert=vendor_convert, consumed=consumed)
+
+    compiler = ShapeCompiler(name, steps, vendor=vendor, vendor_convert=vendor_convert, consumed=consumed)
+    lookups = [step for step in steps if isinstance(step, Lookup)]
+    shapes: dict[tuple, t.Callable[[dict], dict]] = {}
+
+    # The dispatcher is generated too: one line per lookup table whose hit is part of the shape key.
+    lines = [f"def {_identifier(name)}(raw):",
+             "    if not all(raw.values()):",  # rare: a None, '' (or 0/False) value; drop exactly the absent ones
+             "        raw = present(raw)",
+             "    try:"]
+    key = ["tuple(raw)"]
+    for i, step in enumerate(lookups):
+        lines.append(f"        l{i} = raw.get({step.src!r})")
+        lines.append(f"        l{i} = l{i} if l{i} in t{i} else None")
+        key.append(f"l{i}")
+    lines += [f"        fn = shapes[({', '.join(key)},)]",
+              "    except KeyError:",
+              "        fn = new_shape(raw)",
+              "    except TypeError:",  # an unhashable lookup value
+              "        fn = reference",
+              "    return fn(raw)"]
+
+    def new_shape(raw: dict) -> t.Callable[[dict], dict]:
+        if len(shapes) >= MAX_SHAPES:
+            return reference
+        # Same key as the dispatcher's: the looked-up value when the table has it, else None.
+        hits = tuple(raw.get(step.src) if raw.get(step.src) in step.table else None for step in lookups)
+        fn = compiler.compile(tuple(raw), tuple(None if hit is None else step.table[hit]
+                                                for step, hit in zip(lookups, hits)))
+        shapes[(tuple(raw), *hits)] = fn
+        return fn
+
+    namespace: dict[str, t.Any] = {"present": _present, "shapes": shapes, "new_shape": new_shape,
+                                   "reference": reference}
+    namespace.update({f"t{i}": step.table for i, step in enumerate(lookups)})
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, f"<mapping {name}>", "exec"), namespace)  # noqa: S102 - source built from our own tables
+    fn = namespace[_identifier(name)]
+    fn.__source__ = source
+    fn.shapes = shapes
+    fn.interpret = reference
+    fn.steps = steps
+    return fn
+
+
+def _identifier(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() else "_" for c in name)
+    return cleaned if cleaned[:1].isalpha() else "m_" + cleaned
+
+
+def literal(value: t.Any) -> t.Optional[str]:
+    """Python source that rebuilds `value` (fresh lists each evaluation), or None when it has no safe literal."""
+    if value is None or value is True or value is False or value.__class__ in (str, int):
+        return repr(value)
+    if value.__class__ is float:
+        return repr(value) if math.isfinite(value) else None
+    if value.__class__ in (list, tuple):
+        items = [literal(item) for item in value]
+        if any(item is None for item in items):
+            return None
+        body = ", ".join(items)
+        return f"[{body}]" if value.__class__ is list else f"({body}{',' if len(items) == 1 else ''})"
+    return None

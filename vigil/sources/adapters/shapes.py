@@ -1,0 +1,198 @@
+"""Straight-line Python for one record shape of a mapping (see `mapping` for the semantics being compiled).
+
+A shape is the tuple of a record's keys (all values present: the dispatcher strips None and '' first) plus the row
+each `Lookup` table gives. With that fixed, every step is decided here, once: which `First` source wins, which
+`Copy` runs, which table row applies, which keys are left for the vendor namespace. What remains per record is
+reading the raw values, calling converters, and building the document with nested dict literals. A field whose
+converter may return None is set after the literal with an `if ... is not None`, and an object that might stay
+empty is attached only when it is not.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from vigil.sources.adapters import mapping as m
+
+
+class _Node:
+    """An object of the document being laid out: leaf → [(expression, may be None)] or a child _Node."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: dict[str, t.Union[list[tuple[str, bool]], _Node]] = {}
+
+    def child(self, leaf: str) -> _Node:
+        node = self.items.setdefault(leaf, _Node())
+        if not isinstance(node, _Node):
+            raise ValueError(f"mapping puts both a value and an object at {leaf!r}")
+        return node
+
+    def value(self, leaf: str, expr: str, conditional: bool) -> None:
+        entries = self.items.setdefault(leaf, [])
+        if isinstance(entries, _Node):
+            raise ValueError(f"mapping puts both a value and an object at {leaf!r}")
+        entries.append((expr, conditional))
+
+
+class ShapeCompiler:
+    def __init__(self, name: str, steps: t.Sequence[m.Step], *, vendor: t.Optional[str],
+                 vendor_convert: t.Mapping[str, m.Converter], consumed: frozenset[str]):
+        self.name = name
+        self.steps = tuple(steps)
+        self.vendor = vendor
+        self.vendor_convert = dict(vendor_convert)
+        self.consumed = consumed
+
+    def compile(self, keys: tuple[str, ...], rows: tuple[t.Optional[tuple], ...]) -> t.Callable[[dict], dict]:
+        """The function mapping records with exactly these `keys` (in this order) and these lookup `rows`."""
+        return _Writer(self, keys, rows).function()
+
+
+class _Writer:
+    def __init__(self, compiler: ShapeCompiler, keys: tuple[str, ...], rows: tuple[t.Optional[tuple], ...]):
+        self.c = compiler
+        self.keys = keys
+        self.present = frozenset(keys)
+        self.rows = rows
+        self.lines: list[str] = []
+        self.consts: dict[str, t.Any] = {}
+        self.loaded: dict[str, str] = {}
+        self.root = _Node()
+        self.temps = 0
+
+    # -- helpers
+
+    def load(self, key: str) -> str:
+        if key not in self.loaded:
+            self.loaded[key] = f"x{len(self.loaded)}"
+            self.lines.append(f"{self.loaded[key]} = raw[{key!r}]")
+        return self.loaded[key]
+
+    def const(self, value: t.Any) -> str:
+        for name, known in self.consts.items():
+            if known is value:
+                return name
+        name = f"k{len(self.consts)}"
+        self.consts[name] = value
+        return name
+
+    def temp(self, prefix: str) -> str:
+        self.temps += 1
+        return f"{prefix}{self.temps}"
+
+    def constant(self, value: t.Any) -> str:
+        return m.literal(value) or self.const(value)
+
+    def put(self, path: str, expr: str, conditional: bool) -> None:
+        *parents, leaf = path.split(".")
+        node = self.root
+        for part in parents:
+            node = node.child(part)
+        node.value(leaf, expr, conditional)
+
+    def call(self, fn: t.Callable, args: str) -> tuple[str, bool]:
+        var = self.temp("c")
+        self.lines.append(f"{var} = {self.const(fn)}({args})")
+        return var, not getattr(fn, "never_none", False)
+
+    # -- steps
+
+    def function(self) -> t.Callable[[dict], dict]:
+        lookup_rows = iter(self.rows)
+        for step in self.c.steps:
+            if isinstance(step, (m.Copy, m.First)):
+                srcs = (step.src,) if isinstance(step, m.Copy) else step.srcs
+                src = next((s for s in srcs if s in self.present), None)
+                if src is None:
+                    continue
+                expr, conditional = self.load(src), False
+                if step.convert is not None:
+                    expr, conditional = self.call(step.convert, expr)
+                for path in m._dsts(step.dst):
+                    self.put(path, expr, conditional)
+            elif isinstance(step, m.Set):
+                self.put(step.dst, self.constant(step.value), False)
+            elif isinstance(step, m.Lookup):
+                row = next(lookup_rows)
+                if row is not None:
+                    for path, value in zip(step.dsts, row):
+                        if value is not None:
+                            self.put(path, self.constant(value), False)
+            elif isinstance(step, m.Derive):
+                self.derive(step)
+            else:  # pragma: no cover - guarded by the type
+                raise TypeError(f"unknown mapping step {step!r}")
+        if self.c.vendor:
+            self.vendor_namespace()
+        expr, _ = self.emit(self.root, "doc")
+        self.lines.append(f"return {expr}")
+        return self.build()
+
+    def derive(self, step: m.Derive) -> None:
+        there = [src in self.present for src in step.srcs]
+        if not any(there) or not all(there[: step.needs]):
+            return
+        args = ", ".join(self.load(src) if ok else "None" for src, ok in zip(step.srcs, there))
+        if len(step.dsts) == 1:
+            expr, conditional = self.call(step.fn, args)
+            self.put(step.dsts[0], expr, conditional)
+            return
+        row, _ = self.call(step.fn, args)
+        names = [self.temp("e") for _ in step.dsts]
+        self.lines.append(f"if {row} is None: {row} = {tuple([None] * len(names))!r}")
+        self.lines.append(f"{', '.join(names)}, = {row}")
+        for path, name in zip(step.dsts, names):
+            self.put(path, name, True)
+
+    def vendor_namespace(self) -> None:
+        node = self.root.child(self.c.vendor)  # type: ignore[arg-type]
+        for key in self.keys:
+            if key in self.c.consumed:
+                continue
+            expr = self.loaded.get(key) or f"raw[{key!r}]"
+            convert = self.c.vendor_convert.get(key)
+            if convert is None:
+                node.value(key, expr, False)  # vendor keys are flat, possibly dotted: one leaf each
+            else:
+                node.value(key, *self.call(convert, expr))
+
+    # -- layout
+
+    def emit(self, node: _Node, var: str) -> tuple[str, bool]:
+        """(expression for `node`, whether it is certainly non-empty); statements go to self.lines."""
+        items: list[tuple[str, str]] = []
+        later: list[str] = []
+        for leaf, entry in node.items.items():
+            if isinstance(entry, _Node):
+                child_var = f"{var}_{len(items) + len(later)}"
+                expr, nonempty = self.emit(entry, child_var)
+                if nonempty:
+                    items.append((leaf, expr))
+                elif expr != "{}":
+                    later.append(f"if {expr}: {var}[{leaf!r}] = {expr}")
+                continue
+            # Sequential-assignment semantics: the last unconditional value wins, later conditional ones may
+            # still overwrite it.
+            last = max((i for i, (_, conditional) in enumerate(entry) if not conditional), default=None)
+            if last is not None:
+                items.append((leaf, entry[last][0]))
+            for expr, _ in entry[(last or 0) + (last is not None):]:
+                later.append(f"if {expr} is not None: {var}[{leaf!r}] = {expr}")
+        literal = "{" + ", ".join(f"{leaf!r}: {expr}" for leaf, expr in items) + "}"
+        if not later:
+            return literal, bool(items)
+        self.lines.append(f"{var} = {literal}")
+        self.lines.extend(later)
+        return var, bool(items)
+
+    def build(self) -> t.Callable[[dict], dict]:
+        name = "shape_" + m._identifier(self.c.name)
+        source = f"def {name}(raw):\n" + "".join(f"    {line}\n" for line in self.lines)
+        namespace: dict[str, t.Any] = dict(self.consts)
+        # noqa: S102 - the source is written from our own mapping tables; raw values only ever flow through locals
+        exec(compile(source, f"<shape {self.c.name} {len(self.keys)} keys>", "exec"), namespace)  # noqa: S102
+        fn = namespace[name]
+        fn.__source__ = source
+        return fn
