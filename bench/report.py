@@ -30,6 +30,7 @@ class Context:
     nping_query: str
     no_literal_query: str
     command: str
+    priority: int = 0
 
 
 @dataclass
@@ -152,15 +153,34 @@ def table(ctx: Context, tools: list) -> list[str]:
             continue
         wall, cpu = tool.median("wall"), tool.median("cpu")
         size = tool.data.stat().st_size
+        rate = f"{tool.events / wall:,.0f}" if tool.events else "-"
+        throughput = f"{size / MB / wall:,.0f}" if size else "-"
         walls = sorted(r.wall for r in tool.runs)
         matches = f"{tool.matches:,}" if tool.matches is not None else "?"
         if tool.problem:
             matches = f"**{matches} MISMATCH**"
         lines.append(
-            f"| {tool.label} | {tool.events:,} | {matches} | {wall:.2f} | {cpu:.2f} | {tool.events / wall:,.0f} | "
-            f"{size / MB / wall:,.0f} | {tool.median('rss_kib') / 1024:.1f} | {walls[0]:.2f} - {walls[-1]:.2f} |"
+            f"| {tool.label} | {tool.events:,} | {matches} | {wall:.2f} | {cpu:.2f} | {rate} | {throughput} | "
+            f"{tool.median('rss_kib') / 1024:.1f} | {walls[0]:.2f} - {walls[-1]:.2f} |"
         )
     return lines
+
+
+def noise(tools: list) -> list[str]:
+    """How disturbed this run was: wall / CPU of the single-threaded commands (1.0 on an idle machine) and load."""
+    runs = [r for tool in tools if not tool.key.startswith("duckdb") for r in tool.runs if r.cpu > 0]
+    if not runs:
+        return []
+    stretch = sorted(r.wall / r.cpu for r in runs)
+    loads = sorted(r.load for r in runs)
+    busy = "other work shared the machine" if loads[-1] > (os.cpu_count() or 1) else "the machine was otherwise quiet"
+    return [
+        f"**Noise in this run.** Wall time of the single-threaded commands was {stretch[len(stretch) // 2]:.2f}× "
+        f"their CPU time at the median ({stretch[0]:.2f}× - {stretch[-1]:.2f}×; 1.00× on an idle machine), and the "
+        f"1-minute load average before a command was {loads[0]:.1f} - {loads[-1]:.1f} on {os.cpu_count()} vCPUs: "
+        f"{busy}. The CPU-time ratios in the goals table are the less disturbed measure.",
+        "",
+    ]
 
 
 def render(ctx: Context, tools: list, goal_list: list[Goal], profiles: dict[str, str],
@@ -184,7 +204,9 @@ def render(ctx: Context, tools: list, goal_list: list[Goal], profiles: dict[str,
         "all tools alike) after one untimed warm-up run of each fast tool, with the file in the page cache. "
         "Wall and CPU time (user + system) are those of that one child process (`os.wait4`), peak RSS its "
         "high-water mark as GNU `time` reports it (`%M`). "
-        "These VMs are noisy: compare tools by the ratios below, which come from this same run.",
+        + (f"Timed commands ran at `nice {ctx.priority}`, each in a session (scheduler autogroup) of its own, so "
+           "that other work on the VM disturbs them less. " if ctx.priority else "")
+        + "These VMs are noisy: compare tools by the ratios below, which come from this same run.",
         "",
         "## Machine",
         "",
@@ -224,6 +246,7 @@ def render(ctx: Context, tools: list, goal_list: list[Goal], profiles: dict[str,
     if problems:
         out += ["### Mismatches", ""] + [f"* **{tool.label}**: {tool.problem}" for tool in problems] + [""]
     out += [
+        *noise(tools),
         "## Goals (ratios from this run)",
         "",
         "| goal | measured (medians) | per round | verdict |",
@@ -272,7 +295,9 @@ def render(ctx: Context, tools: list, goal_list: list[Goal], profiles: dict[str,
         "```",
         "",
         "Parts: `grep`, `vigil`, `eql`, `duckdb`, `noliteral`, `memory` (the same two vigil queries on a 4× smaller "
-        "file), `adapters` and `auditd` (bench/bench_adapters.py and bench/bench_auditd_log.py, when present). "
+        "file), `startup` (the Nping query on an empty file), `adapters` and `auditd` (bench/bench_adapters.py and "
+        "bench/bench_auditd_log.py, when present); `sensor` (bench/bench_sensor.py, live exec load, root) runs only "
+        "when named with `--only`. "
         "Data is generated once into bench/data/ (gitignored); the eql and DuckDB harnesses run in bench/.venv, "
         "created from bench/requirements.txt on first use.",
         "",
@@ -285,8 +310,9 @@ def summary(tools: list, goal_list: list[Goal]) -> str:
     for tool in tools:
         if tool.runs:
             wall = tool.median("wall")
+            rate = tool.events / wall if tool.events else 0
             lines.append(f"{tool.label:<46} {tool.matches if tool.matches is not None else '?':>9} {wall:8.2f} "
-                         f"{tool.median('cpu'):8.2f} {tool.events / wall:11,.0f} {tool.median('rss_kib') / 1024:8.1f}"
+                         f"{tool.median('cpu'):8.2f} {rate:11,.0f} {tool.median('rss_kib') / 1024:8.1f}"
                          + ("  MISMATCH" if tool.problem else ""))
     for goal in goal_list:
         verdict = "not measured" if goal.missed is None else "MISSED" if goal.missed else "met"

@@ -162,3 +162,95 @@ def test_prefilter_never_drops_a_matching_line(tmp_path_factory, names, seed, bl
                    line.doc["process"]["name"].endswith("/nping") if ":" in text else
                    line.doc["process"]["name"] == "np/ing")]
         assert got == expected, (text, lines)
+
+
+# ------------------------------------------------------------------ fast paths agree with the plain reading
+def _mixed_lines(rnd: random.Random, n: int) -> list[bytes]:
+    """Lines of every shape a reader meets: nested, flattened, null/array objects, blank, whitespace-only, CRLF,
+    malformed, non-object, long, and a few `nping` / `start` hits."""
+    shapes = [
+        lambda i: orjson.dumps(event(i, "nping" if i % 9 == 0 else "bash")),
+        lambda i: orjson.dumps({"process.name": "nping", "process.pid": i, "event.category": "process"}),
+        lambda i: orjson.dumps({"process": None, "event": {"category": ["process"], "type": ["start"]}}),
+        lambda i: orjson.dumps({"process": [{"name": "nping"}, {"name": "x"}], "event": {"type": "start"}}),
+        lambda i: b"",
+        lambda i: b"   \t",
+        lambda i: orjson.dumps(event(i)) + b"\r",
+        lambda i: b'{"process": {"name": "nping"',
+        lambda i: b'["start", "nping"]',
+        lambda i: orjson.dumps({"process": {"name": "start", "args": ["y" * rnd.randrange(400)]}}),
+    ]
+    return [rnd.choice(shapes)(i) for i in range(n)]
+
+
+def _read(reader: NdjsonReader, predicate=None) -> tuple[list, dict, list]:
+    from vigil.engine import fields
+
+    get = fields.getter("process.name")
+    lines = list(reader if predicate is None else reader.matching(predicate))
+    return [(x.line, get(x.doc), x.raw) for x in lines], reader.stats.to_dict(), reader.bad_lines
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32), block_size=st.integers(16, 600))
+def test_projected_views_and_matching_agree_with_plain_reading(tmp_path_factory, seed, block_size):
+    from vigil.engine import compile_query
+    from vigil.io.projection import projected_decoder
+
+    rnd = random.Random(seed)
+    path = tmp_path_factory.mktemp("v") / "e.ndjson"
+    write_lines(path, _mixed_lines(rnd, 60))
+    query = 'any where process.name == "nping"'
+    matches = compile_query(query).matches
+    plain, plain_stats, plain_bad = _read(NdjsonReader([str(path)], block_size=block_size))
+    projected = NdjsonReader([str(path)], block_size=block_size, decode=projected_decoder(["process.name"]))
+    got, stats, bad = _read(projected)
+    assert got == plain and stats == plain_stats and bad == plain_bad
+    assert all(raw.__class__ is bytes for _, _, raw in got)  # views never escape the reader
+    expected = [item for item in plain if item[1] == "nping" or (item[1].__class__ is list and "nping" in item[1])]
+    for decode in (None, projected_decoder(["process.name"])):
+        for prefilter in (None, required_literals(parse(query))):
+            reader = NdjsonReader([str(path)], block_size=block_size, decode=decode, prefilter=prefilter)
+            assert _read(reader, matches)[0] == expected
+
+
+def test_prefilter_adapts_to_the_data(tmp_path):
+    """The scanner picks the clause that is rare in the data (not the one that looks rare) and, when every clause
+    is common, tests lines one by one; both give exactly the lines the formula allows."""
+    rnd = random.Random(7)
+    lines = []
+    for i in range(3000):
+        doc = {"event": {"category": ["process"], "type": ["start" if i % 50 == 0 else "end"]},
+               "process": {"name": "nping" if i % 3 == 0 else "bash", "pad": "p" * rnd.randrange(300)}}
+        lines.append(orjson.dumps(doc))
+    path = tmp_path / "e.ndjson"
+    write_lines(path, lines)
+    # Static scores prefer `nping` (a third of the lines); `start` is rarer here: 60 lines.
+    lits = required_literals(parse('process where process.name == "nping" and event.type == "start"'))
+    reader = NdjsonReader([str(path)], prefilter=lits, block_size=8192)
+    got = [line.line for line in reader]
+    assert got == [i + 1 for i in range(3000) if i % 50 == 0 and i % 3 == 0]
+    scanner = ndjson._Scanner(lits)
+    assert scanner.exact[0] == b"nping"  # the static guess
+    block = bytearray(b"\n".join(lines[:100]) + b"\n")
+    scanner.block(block, memoryview(block), len(block), 0, "p", ndjson.ReadStats(), lambda bad: None)
+    assert scanner.exact[0] == b"start" and not scanner.dense  # what the data says
+    assert reader.stats.skipped == 3000 - len(got) and reader.stats.lines == 3000
+    # Every clause common: lines are still filtered, each tested on its own.
+    dense = required_literals(parse('process where event.category == "process" and process.name : "*p*"'))
+    reader = NdjsonReader([str(path)], prefilter=dense, block_size=8192)
+    assert len(list(reader)) == 3000 and reader.stats.skipped == 0
+    assert list(iter_lines(str(path), prefilter=required_literals(parse('any where process.name == "nping"')),
+                           block_size=8192)) == [(i + 1, lines[i]) for i in range(3000) if i % 3 == 0]
+
+
+def test_buffer_grows_for_long_lines_and_shrinks_nothing(tmp_path):
+    from vigil.io.projection import projected_decoder
+
+    path = tmp_path / "e.ndjson"
+    big = orjson.dumps({"process": {"name": "nping", "args": ["z" * 50_000]}})
+    write_lines(path, [b'{"process":{"name":"a"}}', big, b'{"process":{"name":"b"}}'] * 3)
+    for decode in (None, projected_decoder(["process.name"])):
+        reader = NdjsonReader([str(path)], block_size=64, decode=decode)
+        names = [line.doc["process"]["name"] for line in reader]
+        assert names == ["a", "nping", "b"] * 3 and reader.stats.lines == 9 and reader.stats.bad == 0

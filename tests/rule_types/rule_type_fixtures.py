@@ -7,7 +7,6 @@ import typing as t
 from pathlib import Path
 
 from tests.runs.run_fixtures import M, T, event, make_rule  # noqa: F401  (re-exported for the tests)
-
 from vigil.alerts.times import js_iso
 from vigil.rules.model import Rule
 from vigil.sources.base import Record

@@ -153,9 +153,9 @@ def test_unknown_rule_type_is_unsupported_not_a_crash(tmp_path):
 
 
 def test_known_but_not_runnable_type_loads(tmp_path):
-    text = GOOD.replace('type = "eql"', 'type = "query"').replace('language = "eql"', 'language = "kuery"')
+    text = GOOD.replace('type = "eql"', 'type = "esql"').replace('language = "eql"', 'language = "esql"')
     rule = load_rule_file(write(tmp_path, text))
-    assert rule.type == "query" and not rule.runnable
+    assert rule.type == "esql" and not rule.runnable
 
 
 def test_unknown_keys_are_warnings_and_kept(tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vigil.engine.compiler import compile_event_filter, compile_expression, compile_predicate
 from vigil.eql import ast, parse, parse_expression
@@ -302,3 +304,33 @@ def test_category_filter() -> None:
     assert not compile_event_filter(parse("Process where true").body)(doc)  # case-sensitive term
     custom = compile_event_filter(parse("process where true").body, category_field="event_type")
     assert custom({"event_type": "process"})
+
+
+# ------------------------------------------------------------------------------------- inlined numeric ranges
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10) | st.floats(-10, 10, allow_nan=False)
+    | st.sampled_from(["", "3", "10", "-2.5", "abc", "4.0"]),
+    lambda inner: st.lists(inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON_VALUES, op=st.sampled_from(["<", "<=", ">", ">="]),
+       literal=st.sampled_from([4, -2.5, 0, 3.0, 10]), flipped=st.booleans())
+def test_inlined_numeric_range_agrees_with_values_order(value: object, op: str, literal: object,
+                                                        flipped: bool) -> None:
+    """`field op number` is generated as plain Python ordering for numbers; every value must give exactly what the
+    general range semantics (`semantics.values_order` over each indexed value) gives."""
+    from vigil.engine.fields import normalise, values_of
+    from vigil.eql import semantics as sem
+
+    text = f"{literal} {({'<': '>', '<=': '>=', '>': '<', '>=': '<='})[op]} x.n" if flipped else f"x.n {op} {literal}"
+    doc = ev(x__n=value)
+    test = sem.order_test(op)
+    expected = any(
+        order is not None and test(order)
+        for order in (sem.values_order(v, literal) for v in values_of(normalise(value)))
+    )
+    assert matches(text, doc) is expected
+    assert compile_event_filter(parse(f"any where {text} and x.n != null").body)(doc) is expected

@@ -105,3 +105,23 @@ def test_named_binaries_come_from_the_rules_literals(nping_rule):
                                                   'process.name == "nping" and not process.name == "x*"')
     assert named_binaries([nping_rule]) == {"nping"}
     assert named_binaries([multi]) == {"socat", "nc", "nping"}
+
+
+def test_kql_query_rules_run_live_and_aggregations_are_left_to_vigil_run(tmp_path, nping_rule, builder):
+    """The same rule set runs live: a KQL `query` rule alerts per event (with its own rule type); threshold and
+    new_terms rules, which aggregate over a window, are reported as run by `vigil run` instead."""
+    doc = dict(nping_rule.document)
+    kql = dataclasses.replace(nping_rule, rule_id="kql-nping", name="KQL nping", type="query", language="kuery",
+                              query='host.os.type:linux and event.type:start and process.name:nping',
+                              document={**doc, "rule": {**doc["rule"], "type": "query", "language": "kuery"}})
+    threshold = dataclasses.replace(nping_rule, rule_id="thr", type="threshold", language="kuery",
+                                    query="process.name:nping", threshold={"field": [], "value": 5})
+    report = live.load_runners([kql, threshold])
+    assert [r.rule.rule_id for r in report.runners] == ["kql-nping"]
+    assert [(r.rule_id, "vigil run" in why) for r, why in report.skipped] == [("thr", True)]
+    with AlertStore(tmp_path / "a.db") as store:
+        detector = live.LiveDetector(store, report.runners)
+        assert detector.feed(_record(builder, "NPING", 20)) == []  # KQL on keyword fields is case-sensitive
+        [alert] = detector.feed(_record(builder, "nping", 21))
+        assert alert["kibana.alert.rule.rule_type_id"] == "siem.queryRule"
+        assert alert["kibana.alert.rule.name"] == "KQL nping"

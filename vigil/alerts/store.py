@@ -175,39 +175,87 @@ class AlertStore:
         Ids already stored are skipped (dedupe across overlapping windows). If anything fails, or the process dies,
         nothing of the batch is stored.
         """
-        new: list[str] = []
         with self.transaction() as conn:
-            for doc in docs:
-                alert_id = doc.get("kibana.alert.uuid")
-                if not isinstance(alert_id, str) or not alert_id:
-                    raise StoreError("an alert document has no kibana.alert.uuid", Location(key="kibana.alert.uuid"))
-                now = doc.get("@timestamp") or js_iso(utc_now())
-                cursor = conn.execute(
-                    "INSERT OR IGNORE INTO alerts (id, rule_id, rule_uuid, rule_name, severity, risk_score, status, "
-                    "created_at, original_time, host_name, process_name, user_name, group_id, building_block, "
-                    "updated_at, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        alert_id,
-                        str(doc.get("kibana.alert.rule.rule_id", "")),
-                        doc.get("kibana.alert.rule.uuid"),
-                        str(doc.get("kibana.alert.rule.name", "")),
-                        doc.get("kibana.alert.severity"),
-                        doc.get("kibana.alert.risk_score"),
-                        doc.get("kibana.alert.workflow_status", "open"),
-                        now,
-                        doc.get("kibana.alert.original_time"),
-                        _text(get_path(doc, "host.name")),
-                        _text(get_path(doc, "process.name")),
-                        _text(get_path(doc, "user.name")),
-                        doc.get("kibana.alert.group.id"),
-                        1 if doc.get("kibana.alert.building_block_type") else 0,
-                        now,
-                        orjson.dumps(doc).decode(),
-                    ),
-                )
-                if cursor.rowcount == 1:
-                    new.append(alert_id)
+            return self._insert(conn, docs)
+
+    def _insert(self, conn: sqlite3.Connection, docs: t.Iterable[t.Mapping[str, t.Any]]) -> list[str]:
+        new: list[str] = []
+        for doc in docs:
+            alert_id = doc.get("kibana.alert.uuid")
+            if not isinstance(alert_id, str) or not alert_id:
+                raise StoreError("an alert document has no kibana.alert.uuid", Location(key="kibana.alert.uuid"))
+            now = doc.get("@timestamp") or js_iso(utc_now())
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO alerts (id, rule_id, rule_uuid, rule_name, severity, risk_score, status, "
+                "created_at, original_time, host_name, process_name, user_name, group_id, building_block, "
+                "updated_at, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    alert_id,
+                    str(doc.get("kibana.alert.rule.rule_id", "")),
+                    doc.get("kibana.alert.rule.uuid"),
+                    str(doc.get("kibana.alert.rule.name", "")),
+                    doc.get("kibana.alert.severity"),
+                    doc.get("kibana.alert.risk_score"),
+                    doc.get("kibana.alert.workflow_status", "open"),
+                    now,
+                    doc.get("kibana.alert.original_time"),
+                    _text(get_path(doc, "host.name")),
+                    _text(get_path(doc, "process.name")),
+                    _text(get_path(doc, "user.name")),
+                    doc.get("kibana.alert.group.id"),
+                    1 if doc.get("kibana.alert.building_block_type") else 0,
+                    now,
+                    orjson.dumps(doc).decode(),
+                ),
+            )
+            if cursor.rowcount == 1:
+                new.append(alert_id)
         return new
+
+    def write_alerts(self, new_docs: t.Sequence[t.Mapping[str, t.Any]],
+                     updates: t.Optional[t.Mapping[str, t.Mapping[str, t.Any]]] = None) -> list[str]:
+        """Insert `new_docs` (as `insert_alerts`) and set fields of stored alerts (`updates`: alert id → {top-level
+        document key: new value}), all in one transaction; returns the ids that were new. Only the named keys
+        change (`json_set` in SQLite), so a triage change made meanwhile by another process is never undone.
+        Alert suppression uses it: an execution's new alerts and the alerts it extends commit together or not at
+        all."""
+        with self.transaction() as conn:
+            new = self._insert(conn, new_docs)
+            for alert_id, fields in (updates or {}).items():
+                if not fields:
+                    continue
+                paths = ", ".join("?, json(?)" for _ in fields)
+                args: list[t.Any] = []
+                for key, value in fields.items():
+                    args += ['$."' + key.replace('"', '\\"') + '"', orjson.dumps(value).decode()]
+                cursor = conn.execute(f"UPDATE alerts SET document = json_set(document, {paths}), updated_at = ? "
+                                      "WHERE id = ?", (*args, js_iso(utc_now()), alert_id))
+                if cursor.rowcount != 1:  # raising rolls the whole batch back: nothing half-written
+                    raise StoreError("cannot update an alert that is not stored", Location(key=str(alert_id)))
+        return new
+
+    def latest_by_instance(self, rule_id: str, instance_ids: t.Iterable[str], *, since: t.Optional[str] = None,
+                           include_closed: bool = False) -> dict[str, dict]:
+        """For each suppression instance id (`kibana.alert.instance.id`), the stored document of the rule's alert
+        with that id and the latest `kibana.alert.start` (>= `since`, an ISO time, when given); closed alerts are
+        left out unless `include_closed`. Kibana's search for the alerts a suppressed alert may extend."""
+        wanted = list(dict.fromkeys(instance_ids))
+        found: dict[str, dict] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            sql = ("SELECT document FROM alerts WHERE rule_id = ? AND json_extract(document, "
+                   f"'$.\"kibana.alert.instance.id\"') IN ({', '.join('?' * len(chunk))})")
+            if not include_closed:
+                sql += " AND status != 'closed'"
+            for (text,) in self._conn.execute(sql, [rule_id, *chunk]):
+                doc = orjson.loads(text)
+                began = str(doc.get("kibana.alert.start") or "")
+                if since is not None and began < since:  # ISO-8601 UTC with ms: text order is time order
+                    continue
+                instance = doc["kibana.alert.instance.id"]
+                if instance not in found or began > str(found[instance].get("kibana.alert.start") or ""):
+                    found[instance] = doc
+        return found
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM alerts").fetchone()[0])

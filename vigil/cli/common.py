@@ -32,7 +32,9 @@ def select_rules(refs: t.Sequence[str], config: Config) -> list[Rule]:
     rules = list(chosen.values())
     skipped = [r for r in rules if not r.runnable]
     if skipped and refs and "all" not in refs:
-        raise RuleError(f"rule type {skipped[0].type!r} is not run by vigil (EQL rules only)",
+        from vigil.runs.query_rule import unsupported_reason
+
+        raise RuleError(f"rule type {skipped[0].type!r} is not run by vigil: {unsupported_reason(skipped[0])}",
                         skipped[0].location_of("rule.type"))
     if skipped:
         click.echo(f"note: {len(skipped)} rule(s) of types vigil does not run were skipped", err=True)

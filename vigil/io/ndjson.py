@@ -317,7 +317,7 @@ def _block_lines(
     """The candidate lines among the lines of `buf[:end]` (which ends with a newline) as `_blocks` yields them,
     and how many lines the block has; `before` = lines preceding the block in its file."""
     if scanner is not None:
-        scanned = scanner.block(buf, view, end, before, path, stats, report)
+        scanned = scanner.block(buf, view, end, before, path, stats, report, views)
         if scanned is not None:
             return scanned
     if views and end <= MAX_LINE:
@@ -352,8 +352,8 @@ class _Scanner:
     def __init__(self, prefilter: "RequiredLiterals"):
         self.prefilter = prefilter
         self.clauses = [self._texts(clause) for clause in prefilter.clauses]
-        best = prefilter.best_clause()
-        self.exact, self.folded = self.clauses[prefilter.clauses.index(best)]
+        self.rest: t.Optional[t.Callable[[bytes], bool]] = None
+        self._choose(prefilter.clauses.index(prefilter.best_clause()))
         self.may_match = _formula(self.clauses)
         self.dense = False
         self._blocks = 0
@@ -383,8 +383,14 @@ class _Scanner:
             n += sum(count(lowered, text, 0, end) for text in folded)  # type: ignore[arg-type]
             hits.append(n)
         rarest = min(range(len(hits)), key=hits.__getitem__)
-        self.exact, self.folded = self.clauses[rarest]
+        self._choose(rarest)
         self.dense = hits[rarest] > self.DENSE * lines
+
+    def _choose(self, index: int) -> None:
+        """Scan for clause `index`; a line found that way satisfies it, so only the other clauses are left to test."""
+        self.exact, self.folded = self.clauses[index]
+        others = self.clauses[:index] + self.clauses[index + 1 :]
+        self.rest = _formula(others) if others else None
 
     def block(
         self,
@@ -395,35 +401,39 @@ class _Scanner:
         path: str,
         stats: ReadStats,
         report: t.Callable[[BadLine], None],
+        views: bool = False,
     ) -> t.Optional[tuple[tuple[int, list[bytes], t.Optional[list[int]]], int]]:
-        """The block's candidate lines as `_block_lines` returns them, or None: split this block whole."""
+        """The block's candidate lines as `_block_lines` returns them, or None: pass every line of this block on
+        (only when `views`: the consumer then tests each line itself, and needs no prefilter guarantee)."""
         total = count(buf, b"\n", 0, end)
         if self._blocks % self.PROBE_EVERY == 0:
             self._probe(buf, end, total)
         self._blocks += 1
+        if self.dense and views:
+            return None
         stats.lines += total
         if self.dense:
             return self._dense_block(view, end, before, total, path, stats, report), total
-        starts: set[int] = set()
+        hits: dict[int, int] = {}  # start -> end of each line holding a text of the scanned clause
         for text in self.exact:
-            _add_hits(buf, buf, end, text, starts)
+            _add_hits(buf, buf, end, text, hits)
         if self.folded:
             lowered = self._lower(buf, end)
             for text in self.folded:
-                _add_hits(lowered, buf, end, text, starts)
+                _add_hits(lowered, buf, end, text, hits)
         out: list[bytes] = []
         numbers: list[int] = []
         candidates = 0
         number, counted_to = before + 1, 0
-        may_match = self.may_match
-        for start in sorted(starts):
-            stop = find(buf, b"\n", start, end)
+        rest = self.rest
+        for start in sorted(hits):
+            stop = hits[start]
             number += count(buf, b"\n", counted_to, start)
             counted_to = start
             line = bytes(view[start:stop])
-            if may_match(line):
+            if rest is None or rest(line):
                 candidates += 1
-                if _short(line, path, number, stats, report):
+                if stop - start <= MAX_LINE or _short(line, path, number, stats, report):
                     out.append(line)
                     numbers.append(number)
         stats.skipped += total - candidates
@@ -462,14 +472,13 @@ def _formula(clauses: t.Sequence[tuple[tuple[bytes, ...], tuple[bytes, ...]]]) -
 _LOWER = bytes(range(256)).lower()
 
 
-def _add_hits(hay: bytearray, block: bytearray, end: int, text: bytes, starts: set[int]) -> None:
-    """Add the start offset of every line of `block[:end]` where `hay` (the block or its lowered copy) holds `text`."""
+def _add_hits(hay: bytearray, block: bytearray, end: int, text: bytes, hits: dict[int, int]) -> None:
+    """Record (start -> end offset) of every line of `block[:end]` where `hay` (the block or its lowered copy) holds
+    `text`. Needle texts never hold a newline, and the block ends with one, so every hit lies inside one line."""
     pos = find(hay, text, 0, end)
     while pos >= 0:
-        starts.add(rfind(block, b"\n", 0, pos) + 1)
         stop = find(block, b"\n", pos, end)
-        if stop < 0:
-            return
+        hits[rfind(block, b"\n", 0, pos) + 1] = stop
         pos = find(hay, text, stop + 1, end)  # on to the next line: one hit per line is enough
 
 

@@ -26,7 +26,7 @@ from vigil.engine import fields as field_paths
 from vigil.engine.query import CompiledQuery, sort_key
 from vigil.errors import VigilError
 from vigil.rules.model import Rule
-from vigil.runs import messages, query_rule, state
+from vigil.runs import messages, query_rule, state, suppress
 from vigil.runs.select import IndexSelector, TimeFilter, has_field
 from vigil.runs.windows import ExecutionPlan, Window, plan_execution
 
@@ -185,6 +185,8 @@ def _search(rule: Rule, compiled: CompiledQuery, result: ExecutionResult, record
             searcher: t.Any = None) -> None:
     assert result.plan is not None
     windows = result.plan.windows
+    # alert_suppression (EQL event queries): validated before anything runs, applied when alerts are committed
+    suppressor = suppress.suppressor_for(rule, compiled, ctx) if searcher is None else None
     selector = IndexSelector(rule.index)
     filters = [TimeFilter(w.start, w.end, rule.primary_timestamp, rule.secondary_timestamp) for w in windows]
     # a KQL rule type may need records outside the windows too (new_terms: its history window)
@@ -233,6 +235,10 @@ def _search(rule: Rule, compiled: CompiledQuery, result: ExecutionResult, record
         if len(found) >= rule.max_signals:
             reached_limit = True
         produced = [alert for recs in found for alert in produce(recs, rule, ctx)]
+        if suppressor is not None:  # group, extend open alerts, commit (one transaction)
+            outcome = suppressor.commit(store, produced, window_start=window.start, max_alerts=rule.max_signals)
+            result.alerts.extend(outcome.alerts)
+            continue
         # one transaction per window, like Kibana's bulk create per tuple: committed whole or not at all
         new_ids = set(store.insert_alerts([p.doc for p in produced])) if produced else set()
         for p in produced:
@@ -242,7 +248,8 @@ def _search(rule: Rule, compiled: CompiledQuery, result: ExecutionResult, record
     if searcher is not None:
         searcher.finish()
     if reached_limit:
-        result.warnings.append(messages.MAX_SIGNALS_WARNING)
+        result.warnings.append(suppress.SUPPRESSION_MAX_SIGNALS_WARNING if suppressor is not None
+                               else messages.MAX_SIGNALS_WARNING)
 
 
 def _record(store: AlertStore, result: ExecutionResult) -> None:

@@ -21,7 +21,7 @@ from vigil.alerts import AlertContext, AlertStore
 from vigil.alerts.times import utc_now
 from vigil.errors import VigilError
 from vigil.rules.model import Rule
-from vigil.runs import query_rule
+from vigil.runs import query_rule, suppress
 from vigil.runs.executor import MatchRunner, ProducedAlert, compile_rule, exceptions_for, produce
 from vigil.runs.select import IndexSelector
 
@@ -56,6 +56,8 @@ class _RuleState:
         self.aggregate = query_rule.hunter_for(rule, self.compiled, ctx)
         # Streaming is only exact for a plain event query: pipes and sequences need the whole ordered input.
         self.streaming = self.aggregate is None and self.compiled.kind == "event" and not self.compiled.query.pipes
+        # alert_suppression: the whole hunt is one execution (batches of it extend the alerts of earlier batches)
+        self.suppressor = suppress.suppressor_for(rule, self.compiled, ctx)
         self.pending: list[ProducedAlert] = []
         self.collected: list[t.Any] = []
 
@@ -95,13 +97,17 @@ OnCommit = t.Callable[[list[ProducedAlert]], None]
 def _flush(state: _RuleState, store: AlertStore, on_commit: t.Optional[OnCommit]) -> None:
     if not state.pending:
         return
-    new_ids = set(store.insert_alerts([p.doc for p in state.pending]))
-    for p in state.pending:
-        p.new = p.id in new_ids
-        new_ids.discard(p.id)
-    state.hunt.alerts.extend(state.pending)
+    if state.suppressor is not None:
+        committed = state.suppressor.commit(store, state.pending, window_start=None, max_alerts=None).alerts
+    else:
+        committed = state.pending
+        new_ids = set(store.insert_alerts([p.doc for p in committed]))
+        for p in committed:
+            p.new = p.id in new_ids
+            new_ids.discard(p.id)
+    state.hunt.alerts.extend(committed)
     if on_commit is not None:  # only now: whatever it reports is already on disk
-        on_commit(state.pending)
+        on_commit(committed)
     state.pending = []
 
 

@@ -117,7 +117,8 @@ def threshold_spec(rule: Rule) -> ThresholdSpec:
     """`[rule.threshold]`: field (a string or 0..n strings), value >= 1, optional cardinality [{field, value}]."""
     raw = rule.threshold or rule.document.get("rule", {}).get("threshold")
     if not isinstance(raw, t.Mapping):
-        raise VigilError("a threshold rule needs [rule.threshold] with field and value", rule.location_of("rule.threshold"))
+        raise VigilError("a threshold rule needs [rule.threshold] with field and value",
+                         rule.location_of("rule.threshold"))
     field = raw.get("field", [])
     fields = (field,) if isinstance(field, str) else tuple(str(f) for f in field or ())
     fields = tuple(f for f in fields if f)  # Kibana drops empty field names ("" means: no grouping)
@@ -154,7 +155,8 @@ def new_terms_spec(rule: Rule) -> tuple[tuple[str, ...], str]:
     if not fields or not all(isinstance(f, str) and f for f in fields):
         raise VigilError("a new_terms rule needs 1 to 3 new terms fields", rule.location_of("rule.new_terms"))
     if len(fields) > 3:
-        raise VigilError(f"a new_terms rule takes at most 3 fields, not {len(fields)}", rule.location_of("rule.new_terms"))
+        raise VigilError(f"a new_terms rule takes at most 3 fields, not {len(fields)}",
+                         rule.location_of("rule.new_terms"))
     if not isinstance(history, str) or not history:
         raise VigilError("a new_terms rule needs history_window_start (e.g. now-7d)",
                          rule.location_of("rule.new_terms.history_window_start"))

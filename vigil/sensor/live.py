@@ -22,11 +22,11 @@ import typing as t
 import uuid
 from dataclasses import dataclass, field
 
-from vigil.alerts import AlertContext, AlertStore, build_alerts
+from vigil.alerts import AlertContext, AlertStore
 from vigil.engine.query import QueryStream
 from vigil.errors import VigilError
 from vigil.rules.model import Rule
-from vigil.runs.executor import compile_rule, exceptions_for
+from vigil.runs.executor import compile_rule, exceptions_for, produce
 from vigil.runs.select import IndexSelector
 from vigil.sensor.ecs import SENSOR_INDEX
 from vigil.sources.base import Record
@@ -53,6 +53,10 @@ class LoadReport:
     skipped: list[tuple[Rule, str]] = field(default_factory=list)  # (rule, reason)
 
 
+# Rule types evaluated event by event as the sensor delivers them: EQL (events, sequences, samples) and KQL queries.
+LIVE_RULE_TYPES = ("eql", "query")
+
+
 def load_runners(rules: t.Iterable[Rule], *, index: str = SENSOR_INDEX, exception_store: t.Any = None,
                  only_enabled: bool = True) -> LoadReport:
     """Compile the rules that can run on the sensor's events; the others are listed with the reason."""
@@ -62,8 +66,9 @@ def load_runners(rules: t.Iterable[Rule], *, index: str = SENSOR_INDEX, exceptio
         if only_enabled and not rule.enabled:
             report.skipped.append((rule, "disabled"))
             continue
-        if not rule.runnable or (rule.language or "eql") != "eql":
-            report.skipped.append((rule, f"rule type {rule.type} is not run live"))
+        if not rule.runnable or rule.type not in LIVE_RULE_TYPES:
+            # threshold and new_terms aggregate over a window: `vigil run` executes them on their schedule
+            report.skipped.append((rule, f"rule type {rule.type} is not run live (vigil run executes it)"))
             continue
         if rule.index and not IndexSelector(rule.index)(index):
             report.skipped.append((rule, f"index patterns {', '.join(rule.index)} do not select {index}"))
@@ -155,7 +160,7 @@ class LiveDetector:
                 records.append(Record(doc=event, index=self.index, source="sensor"))
         rule = runner.rule
         ctx = AlertContext(space_id=self.space_id, execution_uuid=self.execution_uuid, indices=list(rule.index))
-        docs = build_alerts(records, rule, ctx)
+        docs = [p.doc for p in produce(records, rule, ctx)]  # the same alerts `vigil run` would build
         if not docs:
             return []
         new_ids = set(self.store.insert_alerts(docs))

@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import time
 import typing as t
-from functools import lru_cache
 
 # Windows FILETIME counts 100 ns ticks since 1601-01-01; this is 1970-01-01 in those ticks.
 _FILETIME_EPOCH = 116444736000000000
 
 
-@lru_cache(maxsize=8192)
+# Events arrive clustered in time, so each wall-clock second is formatted once: "1795874400" → "2026-11-28T14:00:00".
+# A plain dict keyed by the seconds *text* (no int() on the hot path), cleared when it grows past a bound.
+_PREFIXES: dict[str, str] = {}
+_MAX_PREFIXES = 65536
+
+
+def _prefix(seconds: str) -> str:
+    if len(_PREFIXES) >= _MAX_PREFIXES:
+        _PREFIXES.clear()
+    text = _PREFIXES[seconds] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(seconds)))
+    return text
+
+
 def _second_prefix(seconds: int) -> str:
-    # Events arrive clustered in time, so formatting each wall-clock second once pays off on the hot path.
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return _PREFIXES.get(str(seconds)) or _prefix(str(seconds))
 
 
 # ".000Z" ... ".999Z": string formatting with a width spec costs more than the rest of a conversion together.
@@ -32,12 +42,18 @@ def iso_from_ms(ms: int) -> str:
 
 def epoch_ms(value: t.Any) -> t.Optional[str]:
     """`UNIX_MS`: epoch milliseconds as int or digit string → ISO-8601 UTC; an ISO string passes through."""
-    if value.__class__ is int:
-        return iso_from_ms(value)
-    if isinstance(value, str):
+    if value.__class__ is str:
+        # The common case, a 13-digit string: pure slicing, the seconds prefix comes from the cache.
+        if len(value) == 13 and value.isascii() and value.isdigit():
+            seconds = value[:10]
+            return (_PREFIXES.get(seconds) or _prefix(seconds)) + "." + value[10:] + "Z"
         if value.isdigit():
             return iso_from_ms(int(value))
         return _iso_passthrough(value)
+    if value.__class__ is int:
+        return iso_from_ms(value)
+    if isinstance(value, str):
+        return epoch_ms(str(value))
     if isinstance(value, float):
         return iso_from_ms(int(round(value)))
     return None
@@ -50,10 +66,10 @@ def epoch_seconds(value: t.Any) -> t.Optional[str]:
     """
     if isinstance(value, str):
         whole, _, frac = value.partition(".")
+        if len(frac) == 3 and value.isascii() and frac.isdigit() and whole.isdigit():  # the usual "1760406073.568": no arithmetic
+            return (_PREFIXES.get(whole) or _prefix(whole)) + "." + frac + "Z"
         if not whole.isdigit() or (frac and not frac.isdigit()):
             return None
-        if len(frac) == 3:  # the usual "1760406073.568": no arithmetic needed
-            return _second_prefix(int(whole)) + "." + frac + "Z"
         return iso_from_ms(int(whole) * 1000 + int((frac + "000")[:3]))
     if value.__class__ is int:
         return iso_from_ms(value * 1000)
@@ -114,8 +130,9 @@ def comma_list(value: t.Any) -> t.Optional[list]:
 
 def basename(path: str) -> str:
     """The last component of a POSIX or Windows path (Elastic splits on both `/` and `\\`)."""
-    cut = max(path.rfind("/"), path.rfind("\\"))
-    return path[cut + 1 :] if cut >= 0 else path
+    if "\\" in path:
+        return path[max(path.rfind("/"), path.rfind("\\")) + 1 :]
+    return path.rpartition("/")[2]
 
 
 def dirname(path: str) -> t.Optional[str]:

@@ -22,7 +22,7 @@ from vigil.sources.adapters.convert import (
     nonzero_hash,
     to_int,
 )
-from vigil.sources.adapters.mapping import Copy, First, Lookup, compile_mapping
+from vigil.sources.adapters.mapping import Append, Copy, Derive, First, Lookup, compile_mapping
 from vigil.sources.base import Adapter
 
 INDEX = "logs-crowdstrike.fdr-default"
@@ -55,13 +55,30 @@ CATEGORIES: dict[str, tuple] = {
     "OsVersionInfo": (["host"], ["info"], "event", "success"),
 }
 
+def _argv_row(command_line: t.Any) -> t.Optional[tuple[list[str], int]]:
+    args = windows_argv(command_line) if isinstance(command_line, str) else None
+    return (args, len(args)) if args else None
+
+
+def _process_name(executable: t.Any, command_line: t.Optional[str]) -> t.Optional[str]:
+    # runc re-executes itself through /proc/self/exe and FDR reports ImageFileName "/": the pipeline then takes the
+    # name from the first argument instead (arguments exist only when the platform is known).
+    if not isinstance(executable, str):
+        return None
+    if executable != "/":
+        return basename(executable)
+    row = _argv_row(command_line) if command_line else None
+    return basename(row[0][0]) if row else None
+
+
 _map = compile_mapping(
     "crowdstrike_fdr",
     [
         Copy("event_simpleName", ("event.action", "message")),
         Lookup("event_simpleName", CATEGORIES, ("event.category", "event.type", "event.kind", "event.outcome"),
                keep=False),
-        First(("UTCTimestamp", "timestamp"), ("event.created", "@timestamp"), epoch_ms),
+        First(("UTCTimestamp", "timestamp"), ("@timestamp", "event.created"), epoch_ms),
+        Derive(("id", "aid", "cid"), ("event.id",), lambda i, a, c: f"{i}|{a or ''}|{c or ''}"),
         Copy("event_platform", "host.os.type", PLATFORMS.get),
         Copy("aid", ("host.id", "device.id", "observer.serial_number")),
         First(("ComputerName", "hostname"), ("host.hostname", "host.name")),
@@ -69,6 +86,11 @@ _map = compile_mapping(
         Copy("ConfigBuild", "observer.version"),
         Copy("ImageFileName", "process.executable"),
         Copy("CommandLine", "process.command_line"),
+        # The pipeline splits arguments (Windows rules, on every platform) only once host.os.type is known.
+        Derive(("CommandLine", "event_platform"), ("process.args", "process.args_count"), lambda cl, platform:
+               _argv_row(cl) if platform in PLATFORMS else None, needs=2),
+        Derive(("ImageFileName", "CommandLine", "event_platform"), ("process.name",), lambda exe, cl, platform:
+               _process_name(exe, cl if platform in PLATFORMS else None)),
         Copy("RawProcessId", "process.pid", to_int),
         Copy("ContextProcessId", "process.entity_id", keep=True),  # kept: ContextProcessId stays under crowdstrike.*
         Copy("TargetProcessId", "process.entity_id"),  # and TargetProcessId wins when both are present
@@ -89,6 +111,14 @@ _map = compile_mapping(
         Copy("RGID", ("process.real_group.id", "group.Ext.real.id"), keep=True),
         Copy("LocalAddressIP4", ("source.ip", "source.address"), keep=True),
         Copy("TargetFileName", "file.path"),
+        Derive(("TargetFileName",), ("file.name", "file.directory", "file.type"),
+               lambda path: (basename(path), dirname(path), "file")),
+        # related.*: the pipeline's `append` processors (all-zero hashes are not hashes).
+        Append(("MD5HashData", "SHA256HashData"), "related.hash", nonzero_hash),
+        Append(("ConfigStateHash",), "related.hash"),
+        First(("ComputerName", "hostname"), "related.hosts", as_list),
+        Append(("aip", "LocalAddressIP4"), "related.ip"),
+        Append(("UserName", "UID", "RUID"), "related.user"),
     ],
     vendor="crowdstrike",
     vendor_convert={
@@ -104,69 +134,7 @@ def normalize(raw: dict) -> t.Optional[dict]:
     """One FDR event → the `logs-crowdstrike.fdr` document; None when the object has no `event_simpleName`."""
     if not raw.get("event_simpleName"):
         return None
-    doc = _map(raw)
-    event = doc["event"]
-    event_id = raw.get("id")
-    if event_id:
-        event["id"] = f"{event_id}|{raw.get('aid', '')}|{raw.get('cid', '')}"
-    process = doc.get("process")
-    if process is not None:
-        _finish_process(process, "os" in doc.get("host", ()))
-    file_path = raw.get("TargetFileName")
-    if file_path:
-        file = doc["file"]
-        file["name"] = basename(file_path)
-        directory = dirname(file_path)
-        if directory:
-            file["directory"] = directory
-        file["type"] = "file"
-    _related(raw, doc)
-    return doc
-
-
-def _finish_process(process: dict, has_os_type: bool) -> None:
-    command_line = process.get("command_line")
-    # The pipeline splits arguments (Windows rules, on every platform) only once host.os.type is known.
-    if command_line and has_os_type:
-        args = windows_argv(command_line)
-        if args:
-            process["args"] = args
-            process["args_count"] = len(args)
-    executable = process.get("executable")
-    if executable:
-        # runc re-executes itself through /proc/self/exe and FDR reports ImageFileName "/": the pipeline then takes
-        # the name from the first argument instead.
-        if executable == "/" and process.get("args"):
-            process["name"] = basename(process["args"][0])
-        elif executable != "/":
-            process["name"] = basename(executable)
-
-
-def _related(raw: dict, doc: dict) -> None:
-    # Written out longhand: this runs for every record and a generic loop over (key, fields) costs twice as much.
-    get = raw.get
-    related: dict[str, list] = {}
-    hashes = [h for h in (get("MD5HashData"), get("SHA256HashData")) if h and h.strip("0")]
-    state = get("ConfigStateHash")
-    if state:
-        hashes.append(state)
-    if hashes:
-        related["hash"] = _unique(hashes)
-    host = get("ComputerName") or get("hostname")
-    if host:
-        related["hosts"] = [host]
-    ip, local = get("aip"), get("LocalAddressIP4")
-    if ip or local:
-        related["ip"] = _unique([v for v in (ip, local) if v])
-    users = [u for u in (get("UserName"), get("UID"), get("RUID")) if u]
-    if users:
-        related["user"] = _unique(users)
-    if related:
-        doc["related"] = related
-
-
-def _unique(values: list) -> list:
-    return values if len(values) < 2 else list(dict.fromkeys(values))
+    return _map(raw)
 
 
 def sniff(raw: dict) -> bool:

@@ -10,6 +10,7 @@ A source's mapping is a table of steps, read like an Elastic ingest pipeline:
     Set("event.kind", "event")                                  constant
     Lookup("event_simpleName", CATEGORIES, ("event.category", "event.type"))   value map to several fields
     Derive(("CommandLine",), ("process.args", "process.args_count"), split)  computed from raw values
+    Append(("UserName", "UID"), "related.user")                  list of the distinct present values
 
 Semantics (the reference is `interpret`): raw keys are flat (`"tgt.process.name"` is one key); None and empty strings
 count as absent, as Elastic's pipelines drop them; a converter or derivation returning None leaves its field unset;
@@ -78,7 +79,18 @@ class Derive:
     needs: int = 1
 
 
-Step = t.Union[Copy, First, Set, Lookup, Derive]
+@dataclass(frozen=True, slots=True)
+class Append:
+    """The ingest `append` processor with `allow_duplicates: false` (how Elastic fills `related.*`): the present
+    values of `srcs` (each through `convert` when given; None dropped) are added to the list at `dst` unless already
+    in it. Several Append steps may target one field; no other step may."""
+
+    srcs: tuple[str, ...]
+    dst: str
+    convert: t.Optional[Converter] = None
+
+
+Step = t.Union[Copy, First, Set, Lookup, Derive, Append]
 
 
 def _dsts(dst: t.Union[str, tuple[str, ...]]) -> tuple[str, ...]:
@@ -88,7 +100,7 @@ def _dsts(dst: t.Union[str, tuple[str, ...]]) -> tuple[str, ...]:
 def _sources(step: Step) -> tuple[str, ...]:
     if isinstance(step, (Copy, Lookup)):
         return (step.src,)
-    if isinstance(step, (First, Derive)):
+    if isinstance(step, (First, Derive, Append)):
         return step.srcs
     return ()
 
@@ -98,7 +110,7 @@ def _consumed(steps: t.Sequence[Step]) -> frozenset[str]:
     keeps: dict[str, list[bool]] = {}
     for step in steps:
         for src in _sources(step):
-            keeps.setdefault(src, []).append(isinstance(step, Derive) or getattr(step, "keep", False))
+            keeps.setdefault(src, []).append(isinstance(step, (Derive, Append)) or getattr(step, "keep", False))
     return frozenset(src for src, flags in keeps.items() if not all(flags))
 
 
@@ -185,6 +197,17 @@ def interpret(steps: t.Sequence[Step], raw: dict, *, vendor: t.Optional[str] = N
             for path, value in zip(step.dsts, row):
                 if value is not None:
                     put(doc, path, value)
+        elif isinstance(step, Append):
+            for src in step.srcs:
+                value = present.get(src)
+                if value is not None and step.convert is not None:
+                    value = step.convert(value)
+                if value is not None:
+                    values = lookup(doc, step.dst)
+                    if values is None:
+                        put(doc, step.dst, [value])
+                    elif value not in values:
+                        values.append(value)
         else:  # pragma: no cover - guarded by the type
             raise TypeError(f"unknown mapping step {step!r}")
     if vendor:
@@ -267,6 +290,15 @@ def compile_mapping(
     fn.interpret = reference
     fn.steps = steps
     return fn
+
+
+def unique(values: t.Iterable[t.Any]) -> t.Optional[list]:
+    """The non-None values in first-seen order without repeats, or None when there are none (`Append` at run time)."""
+    out: list = []
+    for value in values:
+        if value is not None and value not in out:
+            out.append(value)
+    return out or None
 
 
 def _identifier(name: str) -> str:

@@ -61,6 +61,8 @@ class _Writer:
         self.loaded: dict[str, str] = {}
         self.root = _Node()
         self.temps = 0
+        self.calls: dict[tuple[int, str], tuple[str, bool]] = {}
+        self.appends: dict[str, list[tuple[str, bool]]] = {}
 
     # -- helpers
 
@@ -93,9 +95,13 @@ class _Writer:
         node.value(leaf, expr, conditional)
 
     def call(self, fn: t.Callable, args: str) -> tuple[str, bool]:
-        var = self.temp("c")
-        self.lines.append(f"{var} = {self.const(fn)}({args})")
-        return var, not getattr(fn, "never_none", False)
+        # Converters are pure: the same converter of the same values is computed once per record.
+        key = (id(fn), args)
+        if key not in self.calls:
+            var = self.temp("c")
+            self.lines.append(f"{var} = {self.const(fn)}({args})")
+            self.calls[key] = (var, not getattr(fn, "never_none", False))
+        return self.calls[key]
 
     # -- steps
 
@@ -122,8 +128,16 @@ class _Writer:
                             self.put(path, self.constant(value), False)
             elif isinstance(step, m.Derive):
                 self.derive(step)
+            elif isinstance(step, m.Append):
+                items = self.appends.setdefault(step.dst, [])
+                for src in step.srcs:
+                    if src in self.present:
+                        expr = self.load(src)
+                        items.append(self.call(step.convert, expr) if step.convert else (expr, False))
             else:  # pragma: no cover - guarded by the type
                 raise TypeError(f"unknown mapping step {step!r}")
+        for path, items in self.appends.items():
+            self.append_list(path, items)
         if self.c.vendor:
             self.vendor_namespace()
         expr, _ = self.emit(self.root, "doc")
@@ -145,6 +159,22 @@ class _Writer:
         self.lines.append(f"{', '.join(names)}, = {row}")
         for path, name in zip(step.dsts, names):
             self.put(path, name, True)
+
+    def append_list(self, path: str, items: list[tuple[str, bool]]) -> None:
+        exprs = list(dict.fromkeys(expr for expr, _ in items))  # the same local twice is the same value
+        if not exprs:
+            return
+        if any(conditional for _, conditional in items):
+            var = self.temp("a")
+            self.lines.append(f"{var} = {self.const(m.unique)}(({', '.join(exprs)},))")
+            self.put(path, var, True)
+        elif len(exprs) == 1:
+            self.put(path, f"[{exprs[0]}]", False)
+        elif len(exprs) == 2:
+            a, b = exprs
+            self.put(path, f"([{a}] if {a} == {b} else [{a}, {b}])", False)
+        else:
+            self.put(path, f"{self.const(m.unique)}(({', '.join(exprs)},))", False)
 
     def vendor_namespace(self) -> None:
         node = self.root.child(self.c.vendor)  # type: ignore[arg-type]
