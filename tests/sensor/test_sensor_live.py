@@ -91,7 +91,7 @@ def _allowed_item(rule_id: str) -> ExceptionItem:
 def test_rules_that_cannot_run_on_sensor_events_are_skipped_with_a_reason(nping_rule):
     other_index = dataclasses.replace(nping_rule, rule_id="x1", index=("winlogbeat-*",))
     disabled = dataclasses.replace(nping_rule, rule_id="x2", enabled=False)
-    not_eql = dataclasses.replace(nping_rule, rule_id="x3", type="query", language="kuery")
+    not_eql = dataclasses.replace(nping_rule, rule_id="x3", type="threshold", language="kuery")
     report = live.load_runners([other_index, disabled, not_eql])
     assert report.runners == []
     reasons = {rule.rule_id: reason for rule, reason in report.skipped}
