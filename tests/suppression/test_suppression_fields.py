@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -131,7 +132,7 @@ def test_bad_settings_are_located_rule_errors(tmp_path, raw, key, words):
     assert error.location.key == key
     assert error.location.path == rule.location and error.location.line is not None
     # the line is the offending key's own (or, for a key that is absent, its table's header)
-    line = open(rule.location, encoding="utf-8").read().splitlines()[error.location.line - 1]
+    line = Path(rule.location).read_text(encoding="utf-8").splitlines()[error.location.line - 1]
     last = key.rpartition(".")[2].partition("[")[0]
     assert line.startswith(f"{last} =") or (last == "unit" and line == "[rule.alert_suppression.duration]"), line
     assert f"{rule.location}:{error.location.line}" in str(error) and key in str(error)

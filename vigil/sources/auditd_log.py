@@ -28,8 +28,8 @@ import re
 import typing as t
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
+from vigil.sources.adapters.convert import _PREFIXES, _prefix
 from vigil.sources.base import Adapter
 
 DEFAULT_INDEX = "auditbeat-default"
@@ -203,18 +203,47 @@ def _hex_text(raw: str) -> str:
     return raw
 
 
-def parse_fields(rest: str, rtype: str = "") -> tuple[dict[str, t.Optional[str]], dict[str, str]]:
-    """key=value pairs of one record's body, and the ENRICHED interpreted names (upper-case keys, lowered)."""
-    body, _, enriched = rest.partition("\x1d")
+def _parse_exact(body: str, execve: bool) -> dict[str, t.Optional[str]]:
+    """Field by field: the rule for every case (user-space `msg='...'` payloads, `(null)`, single quotes)."""
     fields: dict[str, t.Optional[str]] = {}
-    execve = rtype == "EXECVE"
     for key, raw in _KV.findall(body):
         if key == "msg" and raw[:1] == "'":  # user-space message: its payload is itself key=value pairs
-            inner, _ = parse_fields(raw[1:-1] if raw.endswith("'") else raw[1:])
+            inner = _parse_exact(raw[1:-1] if raw.endswith("'") else raw[1:], False)
             for k, v in inner.items():
                 fields.setdefault(k, v)
             continue
         fields[key] = _decode_value(key, raw, execve)
+    return fields
+
+
+def _parse_body(body: str, execve: bool) -> dict[str, t.Optional[str]]:
+    """`_parse_exact`'s result, built by C code in the common case: `dict(findall)` keeps values as written, then
+    only the few values that need decoding are touched. Kernel records quote or hex-encode exactly the untrusted
+    string fields; anything else (a quote elsewhere, `'`, `(null)`, `msg=`) takes the exact path."""
+    if execve or "'" in body or "(null)" in body:
+        return _parse_exact(body, execve)
+    fields: dict[str, t.Optional[str]] = dict(_KV.findall(body))
+    quotes = body.count('"')
+    for key in _HEX_FIELDS.intersection(fields):
+        raw = fields[key]
+        if raw[:1] == '"':
+            if len(raw) >= 2 and raw[-1] == '"':
+                fields[key] = raw[1:-1]
+                quotes -= 2
+            else:
+                fields[key] = raw[1:]
+                quotes -= 1
+        elif raw:
+            fields[key] = _hex_text(raw)
+    if quotes:  # quoted values outside the string fields (or stray quotes): decode everything the exact way
+        return _parse_exact(body, execve)
+    return fields
+
+
+def parse_fields(rest: str, rtype: str = "") -> tuple[dict[str, t.Optional[str]], dict[str, str]]:
+    """key=value pairs of one record's body, and the ENRICHED interpreted names (upper-case keys, lowered)."""
+    body, _, enriched = rest.partition("\x1d")
+    fields = _parse_body(body, rtype == "EXECVE")
     names: dict[str, str] = {}
     if enriched:
         for key, raw in _KV.findall(enriched):
@@ -223,22 +252,26 @@ def parse_fields(rest: str, rtype: str = "") -> tuple[dict[str, t.Optional[str]]
 
 
 def _execve_args(records: list[dict[str, t.Optional[str]]]) -> list[str]:
-    """EXECVE arguments in order, joining `aN[i]` chunks; one event may hold several EXECVE records."""
-    whole: dict[int, bytes] = {}
-    chunks: dict[int, dict[int, bytes]] = {}
+    """EXECVE arguments in order, joining `aN[i]` chunks; one event may hold several EXECVE records.
+
+    Keys are `aN` (whole), `aN[i]` (chunk i of argument N) and `aN_len`; string tests, no regex per key."""
+    whole: dict[int, str] = {}
+    chunks: dict[int, dict[int, str]] = {}
     for fields in records:
         for key, value in fields.items():
-            match = _EXECVE_ARG.fullmatch(key)
-            if match is None or key.endswith("_len") or value is None:
+            if value is None or key[:1] != "a":
                 continue
-            n = int(match.group(1))
-            if match.group(2) is None:
-                whole[n] = value.encode("utf-8", "surrogateescape")
-            else:
-                chunks.setdefault(n, {})[int(match.group(2))] = value.encode("utf-8", "surrogateescape")
+            number = key[1:]
+            if number.isdigit():
+                whole[int(number)] = value
+            elif number[-1:] == "]":
+                n, _, part = number[:-1].partition("[")
+                if n.isdigit() and part.isdigit():
+                    chunks.setdefault(int(n), {})[int(part)] = value
+    # Every value is already text decoded with errors="replace", so joining text equals joining its UTF-8 bytes.
     for n, parts in chunks.items():
-        whole[n] = b"".join(parts[i] for i in sorted(parts))
-    return [whole[i].decode("utf-8", "replace") for i in sorted(whole)]
+        whole[n] = "".join(parts[i] for i in sorted(parts))
+    return [whole[i] for i in sorted(whole)]
 
 
 def _proctitle(value: t.Optional[str]) -> t.Optional[str]:
@@ -250,8 +283,9 @@ def _proctitle(value: t.Optional[str]) -> t.Optional[str]:
 def _timestamp(stamp: str) -> tuple[str, int]:
     when, _, serial = stamp.partition(":")
     seconds, _, millis = when.partition(".")
-    dt = datetime.fromtimestamp(int(seconds), tz=timezone.utc)
-    return f"{dt:%Y-%m-%dT%H:%M:%S}.{(millis or '0')[:3].ljust(3, '0')}Z", int(serial)
+    if len(millis) != 3:
+        millis = (millis or "0")[:3].ljust(3, "0")
+    return (_PREFIXES.get(seconds) or _prefix(seconds)) + "." + millis + "Z", int(serial)
 
 
 def _put(target: dict, path: tuple[str, ...], value: t.Any) -> None:
