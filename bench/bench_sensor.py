@@ -168,13 +168,14 @@ def latency_run(tools: Tools, target: str, rate: float, seconds: float, every: i
     deadline = None
     try:
         while True:
+            # Checked on every event: other work on the host execs too, so the queue may never fall silent.
+            if deadline is None and all(g.poll() is not None for g in gens):
+                deadline = time.monotonic() + 1.0  # let the tail drain
+            if deadline is not None and time.monotonic() > deadline:
+                break
             try:
                 record = q.get(timeout=0.1)
             except queue.Empty:
-                if deadline is None and all(g.poll() is not None for g in gens):
-                    deadline = time.monotonic() + 1.0  # let the tail drain
-                if deadline is not None and time.monotonic() > deadline:
-                    break
                 continue
             doc = record.doc
             pid = doc["process"]["pid"]

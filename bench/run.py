@@ -324,7 +324,7 @@ def main(argv: t.Optional[list[str]] = None) -> int:
     if "startup" in parts:
         empty = args.data_dir / "empty.ndjson"
         empty.write_bytes(b"")
-        tools.append(Tool("startup", "`vigil query` (Nping rule), empty file: start-up", [vigil, "query", NPING_QUERY,
+        tools.append(Tool("startup", "`vigil query` start-up (empty file)", [vigil, "query", NPING_QUERY,
                           str(empty)], empty, 0, count_check(0, line_count)))
     if "memory" in parts and small_file is not None:
         small_n = args.events // 4

@@ -216,3 +216,11 @@ def test_errors_inside_an_ndjson_export_point_at_the_object_line(tmp_path):
     assert (error.error.location.path, error.error.location.line) == (str(export), 2)
     assert error.error.location.key == "rule.severity"
     assert orjson.loads(export.read_bytes().splitlines()[-1])["exported_count"] == 2
+
+
+def test_bad_alert_suppression_is_reported_when_validating(tmp_path):
+    text = GOOD + '\n[rule.alert_suppression]\ngroup_by = ["host.name", "user.name", "process.name", "x"]\n'
+    rule, errors, warnings = only_errors(write(tmp_path, text))
+    [error] = errors
+    assert error.location.key == "rule.alert_suppression.group_by"
+    assert error.location.line == line_of(text, "group_by")

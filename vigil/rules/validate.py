@@ -110,7 +110,19 @@ class _Checker:
         if "metadata" in self.doc:
             self.metadata(self.doc["metadata"])
         self.rule(self.doc["rule"], schema)
+        self.settings_owned_elsewhere(self.doc["rule"])
         return self.out
+
+    def settings_owned_elsewhere(self, rule: dict[str, t.Any]) -> None:
+        """Settings whose meaning lives in the module that runs them: check them now, with the same locations,
+        so a bad setting is reported when the rule is validated rather than when it first runs."""
+        if "alert_suppression" in rule:
+            from vigil.alerts.suppression import parse_suppression
+
+            try:
+                parse_suppression(rule["alert_suppression"], lambda key: self.loc(key))
+            except RuleError as error:
+                self.out.append(Diagnostic("error", error))
 
     def metadata(self, meta: t.Any) -> None:
         if not self.check_kind("metadata", meta, ks.TABLE):

@@ -64,12 +64,6 @@ _SYSCALL_CONSUMED = frozenset(
     {"arch", "syscall", "success", "items", "ppid", "pid", "auid", "uid", "gid", "euid", "suid", "fsuid", "egid",
      "sgid", "fsgid", "ses", "comm", "exe", "key", "subj"}
 )
-_USER_IDS = ("uid", "gid", "euid", "egid", "suid", "sgid", "fsuid", "fsgid", "auid")
-# aucoalesce: id field -> where addUser() puts it under `user`.
-_USER_ID_PATH = {"uid": ("id",), "gid": ("group", "id"), "euid": ("effective", "id"), "egid": ("effective", "group", "id"),
-                 "suid": ("saved", "id"), "sgid": ("saved", "group", "id"), "fsuid": ("filesystem", "id"),
-                 "fsgid": ("filesystem", "group", "id"), "auid": ("audit", "id")}
-_USER_NAME_PATH = {k: v[:-1] + ("name",) for k, v in _USER_ID_PATH.items()}
 
 
 def looks_like_audit_line(data: bytes) -> bool:
@@ -115,10 +109,10 @@ class AuditLogParser:
     def feed(self, data: t.Union[bytes, str], line: int = 0, offset: int = 0) -> list[Emitted]:
         """Add one line; return the events that became complete, in first-line order."""
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-        if not text or text.isspace():
+        if not text or text[0].isspace() and text.isspace():
             return []
         node = None
-        if text.startswith("node="):
+        if text[:5] == "node=":
             node, _, text = text[5:].partition(" ")
         # "type=SYSCALL msg=audit(1795888946.689:74484): arch=..."
         space = text.find(" ")
@@ -142,8 +136,11 @@ class AuditLogParser:
             group.has_syscall = True
         if rtype in _CLOSERS:
             group.closed = True
+        oldest = next(iter(self._pending.values()))
         if len(self._pending) > self.max_pending:
-            next(iter(self._pending.values())).closed = True
+            oldest.closed = True
+        elif not oldest.closed:
+            return []  # the common case mid-event: nothing can be emitted yet
         return self._drain()
 
     def _age_out(self) -> None:
@@ -161,7 +158,12 @@ class AuditLogParser:
             if not group.closed:
                 break
             self._pending.popitem(last=False)
-            doc = normalize_group(group.node, group.stamp, group.records, host_os_type=self.host_os_type)
+            try:
+                doc = normalize_group(group.node, group.stamp, group.records, host_os_type=self.host_os_type)
+            except (ValueError, OverflowError, OSError) as error:  # e.g. a time stamp no clock can represent
+                if self.on_bad:
+                    self.on_bad(group.first_line, f"cannot normalize audit event {group.stamp!r}: {error}")
+                continue
             if doc is not None:
                 out.append(Emitted(doc, group.first_line, group.first_offset))
         return out
@@ -288,12 +290,6 @@ def _timestamp(stamp: str) -> tuple[str, int]:
     return (_PREFIXES.get(seconds) or _prefix(seconds)) + "." + millis + "Z", int(serial)
 
 
-def _put(target: dict, path: tuple[str, ...], value: t.Any) -> None:
-    for part in path[:-1]:
-        target = target.setdefault(part, {})
-    target[path[-1]] = value
-
-
 def _int_or_none(value: t.Optional[str]) -> t.Optional[int]:
     try:
         return int(value) if value is not None else None
@@ -318,6 +314,65 @@ def _file_from_path(path: dict[str, t.Optional[str]]) -> dict:
     return out
 
 
+_RESULTS = {"yes": "success", "no": "fail", "success": "success", "failed": "fail"}
+
+
+def _id(value: t.Optional[str]) -> bool:
+    return value is not None and value != UNSET_ID and value != "unset"
+
+
+def _name(names: dict[str, str], key: str) -> t.Optional[str]:
+    """An ENRICHED name (`UID="root"`), unquoted; None when absent or meaningless."""
+    if not names:
+        return None
+    raw = names.get(key)
+    if raw is None:
+        return None
+    if raw[:1] == '"' and raw.endswith('"'):
+        raw = raw[1:-1]
+    return None if raw == "unset" or raw == "?" else raw
+
+
+def _user(main: dict[str, t.Optional[str]], names: dict[str, str]) -> dict:
+    """aucoalesce addUser(): ids (unset ones dropped) with the ENRICHED names, written out per field for speed."""
+    user: dict[str, t.Any] = {}
+    get = main.get
+    value = get("uid")
+    if _id(value):
+        user["id"] = value
+        name = _name(names, "UID")
+        if name is not None:
+            user["name"] = name
+    value = get("gid")
+    if _id(value):
+        group = user["group"] = {"id": value}
+        name = _name(names, "GID")
+        if name is not None:
+            group["name"] = name
+    for prefix, outer in (("e", "effective"), ("s", "saved"), ("fs", "filesystem"), ("a", "audit")):
+        value = get(prefix + "uid")
+        if _id(value):
+            entity = user[outer] = {"id": value}
+            name = _name(names, prefix.upper() + "UID")
+            if name is not None:
+                entity["name"] = name
+        if prefix == "a":
+            break  # there is no agid
+        value = get(prefix + "gid")
+        if _id(value):
+            group = user.setdefault(outer, {})["group"] = {"id": value}
+            name = _name(names, prefix.upper() + "GID")
+            if name is not None:
+                group["name"] = name
+    subj = get("subj")
+    if subj:
+        user["selinux"] = _selinux(subj)
+    eff = user.get("effective")
+    if eff is not None and any(eff.get(k) is not None and eff.get(k) == user.get(k) for k in ("id", "name")):
+        del user["effective"]  # audit_linux.go removeRedundantEntity: a user.effective equal to user is dropped
+    return user
+
+
 def normalize_group(node: t.Optional[str], stamp: str, records: list[tuple[str, str]], *,
                     host_os_type: t.Optional[str] = "linux") -> t.Optional[dict]:
     """The ECS document Auditbeat would index for one grouped event (None for an EOE-only remnant)."""
@@ -326,16 +381,21 @@ def normalize_group(node: t.Optional[str], stamp: str, records: list[tuple[str, 
     first_fields: dict[str, t.Optional[str]] = {}
     execve: list[dict[str, t.Optional[str]]] = []
     paths: list[dict[str, t.Optional[str]]] = []
+    # ENRICHED names as written (`UID: '"alice"'`); later records override earlier ones, as before.
     names: dict[str, str] = {}
     cwd = title = None
     for rtype, rest in records:
         if rtype == "EOE":
             continue
-        fields, enriched = parse_fields(rest, rtype)
-        names.update(enriched)
+        if "\x1d" in rest:
+            # auditd writes the interpreted fields in upper case (`UID="alice"`); they are looked up that way.
+            rest, _, enriched = rest.partition("\x1d")
+            names.update(_KV.findall(enriched))
+        fields = _parse_body(rest, rtype == "EXECVE")
         if rtype == "SYSCALL":
             syscall = fields
-        elif rtype == "EXECVE":
+            continue
+        if rtype == "EXECVE":
             execve.append(fields)
         elif rtype == "PATH":
             paths.append(fields)
@@ -343,23 +403,21 @@ def normalize_group(node: t.Optional[str], stamp: str, records: list[tuple[str, 
             cwd = fields.get("cwd")
         elif rtype == "PROCTITLE":
             title = _proctitle(fields.get("proctitle"))
-        if first_type is None and rtype != "SYSCALL":
+        if first_type is None:
             first_type, first_fields = rtype, fields
     if syscall is None and first_type is None:
         return None
     timestamp, sequence = _timestamp(stamp)
     main = syscall if syscall is not None else first_fields
-    message_type = "syscall" if syscall is not None else (first_type or "").lower()
+    get = main.get
 
     data: dict[str, t.Any] = {}
     action: t.Optional[str] = None
-    category: t.Optional[list[str]] = None
-    etype: t.Optional[list[str]] = None
-    result = main.get("success") or main.get("res")
-    result = {"yes": "success", "no": "fail", "success": "success", "failed": "fail"}.get(result or "", result)
+    result = get("success") or get("res")
+    result = _RESULTS.get(result or "", result)
     if syscall is not None:
-        arch_name, table = _ARCHES.get(syscall.get("arch") or "", (syscall.get("arch"), {}))
-        number = syscall.get("syscall") or ""
+        arch_name, table = _ARCHES.get(get("arch") or "", (get("arch"), {}))
+        number = get("syscall") or ""
         name = table.get(number, number)
         data["arch"] = arch_name
         data["syscall"] = name
@@ -367,9 +425,9 @@ def normalize_group(node: t.Optional[str], stamp: str, records: list[tuple[str, 
             if key not in _SYSCALL_CONSUMED and value is not None:
                 data[key] = value
         if name in _EXEC_SYSCALLS:
-            action, category, etype = "executed", ["process"], ["start"]
+            action = "executed"
     elif first_type == "USER_CMD":
-        action, category, etype = "ran-command", ["process"], ["start"]
+        action = "ran-command"
         for key in ("cmd", "terminal", "cwd"):
             if first_fields.get(key) is not None:
                 data[key] = first_fields[key]
@@ -377,82 +435,74 @@ def normalize_group(node: t.Optional[str], stamp: str, records: list[tuple[str, 
         if fields.get("argc") is not None:
             data["argc"] = fields["argc"]
 
-    doc: dict[str, t.Any] = {"@timestamp": timestamp}
     event: dict[str, t.Any] = {"module": "auditd", "kind": "event"}
     if action:
         event["action"] = action
-    if category:
-        event["category"] = category
-    if etype:
-        event["type"] = etype
-    if result in ("success", "fail"):
+        event["category"] = ["process"]
+        event["type"] = ["start"]
+    if result == "success" or result == "fail":
         event["outcome"] = "failure" if result == "fail" else "success"
-    doc["event"] = event
+    doc: dict[str, t.Any] = {"@timestamp": timestamp, "event": event}
 
-    # user.*: ids from the record (unset ones dropped), names from the ENRICHED section.
-    user: dict[str, t.Any] = {}
-    for key in _USER_IDS:
-        value = main.get(key)
-        if value is not None and value != UNSET_ID and value != "unset":
-            _put(user, _USER_ID_PATH[key], value)
-            if key in names and names[key] not in ("unset", "?"):
-                _put(user, _USER_NAME_PATH[key], names[key])
-    if main.get("subj"):
-        user["selinux"] = _selinux(main["subj"])
-    eff = user.get("effective")
-    if isinstance(eff, dict) and any(eff.get(k) is not None and eff.get(k) == user.get(k) for k in ("id", "name")):
-        del user["effective"]  # audit_linux.go removeRedundantEntity: a user.effective equal to user is dropped
+    user = _user(main, names)
     if user:
         doc["user"] = user
 
     process: dict[str, t.Any] = {}
-    pid, ppid = _int_or_none(main.get("pid")), _int_or_none(main.get("ppid"))
+    pid, ppid = _int_or_none(get("pid")), _int_or_none(get("ppid"))
     if pid is not None:
         process["pid"] = pid
     if ppid is not None:
         process["parent"] = {"pid": ppid}
     if title:
         process["title"] = title
-    if main.get("comm"):
-        process["name"] = main["comm"]
-    if main.get("exe"):
-        process["executable"] = main["exe"]
+    value = get("comm")
+    if value:
+        process["name"] = value
+    exe = get("exe")
+    if exe:
+        process["executable"] = exe
     if cwd:
         process["working_directory"] = cwd
-    args = _execve_args(execve)
-    if args:
-        process["args"] = args  # no args_count: Auditbeat's addProcess does not set it, and rules test it
+    if execve:
+        args = _execve_args(execve)
+        if args:
+            process["args"] = args  # no args_count: Auditbeat's addProcess does not set it, and rules test it
     if process:
         doc["process"] = process
 
     if action == "executed" and paths:
         doc["file"] = _file_from_path(paths[0])
 
-    auditd: dict[str, t.Any] = {"message_type": message_type, "sequence": sequence}
+    auditd: dict[str, t.Any] = {"message_type": "syscall" if syscall is not None else first_type.lower(),
+                                "sequence": sequence}
     if result:
         auditd["result"] = result
-    session = main.get("ses")
+    session = get("ses")
     if session is not None and session != UNSET_ID:
         auditd["session"] = session
     if data:
         auditd["data"] = data
     if paths:
-        auditd["paths"] = [{k: v for k, v in p.items() if v is not None} for p in paths]
+        auditd["paths"] = [p if None not in p.values() else {k: v for k, v in p.items() if v is not None}
+                           for p in paths]
     summary = _summary(action, main, paths)
     if summary:
         auditd["summary"] = summary
     doc["auditd"] = auditd
-    tags = _tags(main.get("key"))
-    if tags:
-        doc["tags"] = tags
+    key = get("key")
+    if key:
+        tags = _tags(key)
+        if tags:
+            doc["tags"] = tags
     doc["service"] = {"type": "auditd"}
-    host: dict[str, t.Any] = {}
     if node:
-        host["name"] = host["hostname"] = node
-    if host_os_type:
-        host["os"] = {"type": host_os_type}
-    if host:
+        host: dict[str, t.Any] = {"name": node, "hostname": node}
+        if host_os_type:
+            host["os"] = {"type": host_os_type}
         doc["host"] = host
+    elif host_os_type:
+        doc["host"] = {"os": {"type": host_os_type}}
     return doc
 
 
