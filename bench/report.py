@@ -166,6 +166,33 @@ def table(ctx: Context, tools: list) -> list[str]:
     return lines
 
 
+def headline(ctx: Context, tools: list) -> list[str]:
+    """The findings in a few sentences, from this run's medians."""
+    by_key = {tool.key: tool for tool in tools if tool.runs}
+    vigil, grep, eql, duck = (by_key.get(k) for k in ("vigil", "grep", "eql", "duckdb"))
+    noliteral, startup = by_key.get("noliteral"), by_key.get("startup")
+    said: list[str] = []
+    if vigil:
+        size = vigil.data.stat().st_size / 1e9
+        text = (f"vigil runs the Nping rule over the {size:.2f} GB file in {vigil.median('wall'):.2f} s "
+                f"({vigil.events / vigil.median('wall'):,.0f} events/s, {vigil.median('rss_kib') / 1024:.0f} MiB peak)")
+        others = []
+        if grep:
+            ratio = vigil.median("wall") / grep.median("wall")
+            others.append(f"{ratio:.2f}× the time of `grep -c` over the same bytes")
+        if eql:
+            others.append(f"{eql.median('wall') / vigil.median('wall'):.0f}× faster than the eql package")
+        if duck:
+            others.append(f"{duck.median('wall') / vigil.median('wall'):.1f}× faster than DuckDB")
+        said.append(text + (": " + ", ".join(others) if others else "") + ".")
+    if noliteral:
+        said.append("A query with no rare literal to scan for (`" + ctx.no_literal_query + "`) runs at "
+                    f"{noliteral.events / noliteral.median('wall'):,.0f} events/s.")
+    if startup:
+        said.append(f"Start-up alone (the query over an empty file) takes {startup.median('wall'):.2f} s.")
+    return (["## Summary", "", " ".join(said), ""] if said else [])
+
+
 def noise(tools: list) -> list[str]:
     """How disturbed this run was: wall / CPU of the single-threaded commands (1.0 on an idle machine) and load."""
     runs = [r for tool in tools if not tool.key.startswith("duckdb") for r in tool.runs if r.cpu > 0]
@@ -208,6 +235,7 @@ def render(ctx: Context, tools: list, goal_list: list[Goal], profiles: dict[str,
            "that other work on the VM disturbs them less. " if ctx.priority else "")
         + "These VMs are noisy: compare tools by the ratios below, which come from this same run.",
         "",
+        *headline(ctx, tools),
         "## Machine",
         "",
         "| | |",

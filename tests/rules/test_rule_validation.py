@@ -224,3 +224,12 @@ def test_bad_alert_suppression_is_reported_when_validating(tmp_path):
     [error] = errors
     assert error.location.key == "rule.alert_suppression.group_by"
     assert error.location.line == line_of(text, "group_by")
+
+
+def test_bad_response_action_is_reported_when_validating(tmp_path):
+    text = GOOD + ('\n[[rule.response_actions]]\naction_type_id = ".endpoint"\n[rule.response_actions.params]\n'
+                   'command = "reboot"\n')
+    rule, errors, warnings = only_errors(write(tmp_path, text))
+    [error] = errors
+    assert "unknown response command 'reboot'" in error.message
+    assert error.location.key == "rule.response_actions[0].params.command"

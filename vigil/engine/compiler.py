@@ -10,8 +10,8 @@ a field with constants are "query context" (any value of a multi-valued field ma
 the context per node exactly where ES's query translator would.
 
 No tree is walked per event: each node becomes a closure over its children's closures. The shapes rules use most
-get more: `and` chains of `field == "c"` / `field in ("a", "b")` (and the category test) are inlined into one
-generated function (`fields.fuse`), `:` / `like` patterns become prefix/suffix/substring tests where they can, and
+get more: `and` chains of `field == "c"` / `field in ("a", "b")` / `field < number` (and the category test) are
+inlined into one generated function (`fields.fuse`), `:` / `like` patterns become prefix/suffix/substring tests where they can, and
 `in` uses frozensets. Measured on the Nping rule: about 1.3-1.5 M events/s on decoded dicts on a loaded 2-core box.
 """
 

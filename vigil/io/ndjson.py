@@ -1,4 +1,4 @@
-"""Read NDJSON fast: large blocks, a whole-block literal prefilter, orjson for the lines that may match.
+"""Read NDJSON fast: one reused block buffer, a whole-block literal prefilter, decoding only what may match.
 
 Two levels, usable on their own:
 
@@ -6,7 +6,17 @@ Two levels, usable on their own:
         1-based line number and raw bytes (no newline) of every non-blank line that may match; lines the prefilter
         proves cannot match are counted in `stats.skipped` and never split out of their block.
     NdjsonReader(paths, prefilter=None, decode=None)   iterate -> JsonLine(path, line, doc, raw)
-        decodes candidate lines (orjson by default), keeps `BadLine`s and unreadable-file errors, fills `stats`.
+        decodes candidate lines (orjson by default), keeps `BadLine`s and unreadable-file errors, fills `stats`;
+        `reader.matching(predicate)` runs an event test inside the read loop and yields only the matches.
+
+Where the time goes, and why it is spent this way (1 KB Elastic Defend lines, file in the page cache):
+
+* reading: `readinto` one 1 MiB buffer, reused (a fresh block per read costs as much again in page faults);
+* the prefilter: stringzilla's SIMD substring search and newline count run at ~10 GB/s, six to eight times
+  CPython's `bytes.find`/`count`, so a selective needle leaves the scan close to the speed of `grep -F`. Only the
+  lines holding a needle are cut out (`_Scanner`), and which clause to scan for is measured on the data;
+* decoding: without a selective prefilter every line is decoded; with a buffer-reading decoder (msgspec, see
+  `vigil.io.projection`) lines are passed as views into the block, not copied.
 
 Inputs: plain files, gzip and zstandard (recognised by their magic bytes, whatever the name), and `-` for stdin.
 Bad input never stops a read: a malformed, non-object, invalid UTF-8 or over-long (> 16 MiB) line becomes a

@@ -123,6 +123,14 @@ class _Checker:
                 parse_suppression(rule["alert_suppression"], lambda key: self.loc(key))
             except RuleError as error:
                 self.out.append(Diagnostic("error", error))
+        if rule.get("response_actions"):
+            from types import SimpleNamespace
+
+            from vigil.response.actions import parse_response_actions
+
+            view = SimpleNamespace(response_actions=rule["response_actions"], location_of=self.loc)
+            for problem in parse_response_actions(view)[1]:
+                self.out.append(Diagnostic("error", problem))
 
     def metadata(self, meta: t.Any) -> None:
         if not self.check_kind("metadata", meta, ks.TABLE):
