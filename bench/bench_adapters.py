@@ -8,12 +8,17 @@ Generation is not timed. Records are produced in chunks so memory stays small at
 
     .venv/bin/python bench/bench_adapters.py                 # 1,000,000 records per adapter
     .venv/bin/python bench/bench_adapters.py -n 200000 -a crowdstrike_fdr
+    .venv/bin/python bench/bench_adapters.py -n 200000 --compare /tmp/vigil-before   # same run, ratios
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -78,11 +83,42 @@ def main() -> None:
     parser.add_argument("-n", "--records", type=int, default=1_000_000, help="records per adapter")
     parser.add_argument("-a", "--adapter", action="append", choices=[a for a in ADAPTERS if a != "ecs"],
                         help="adapter(s) to run (default: all six)")
+    parser.add_argument("--compare", metavar="DIR", help="also run with the vigil package found in DIR (before)")
+    parser.add_argument("--rounds", type=int, default=3, help="with --compare: alternating rounds, best kept")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(f"{'adapter':28} {'records':>10} {'normalize ev/s':>15} {'decode+ ev/s':>13}")
-    for source in args.adapter or [a for a in ADAPTERS if a != "ecs"]:
-        norm, full = bench(source, args.records)
-        print(f"{source:28} {args.records:>10,} {norm:>15,.0f} {full:>13,.0f}", flush=True)
+    sources = args.adapter or [a for a in ADAPTERS if a != "ecs"]
+    if args.json:
+        print(json.dumps({source: bench(source, args.records) for source in sources}))
+        return
+    before: dict[str, list[float]] = {}
+    now: dict[str, list[float]] = {}
+    # The machine is shared: before and now alternate, `--rounds` times, and the best of each is kept, so that a
+    # burst of load elsewhere cannot make one side look faster.
+    for _ in range(args.rounds if args.compare else 1):
+        if args.compare:
+            command = [sys.executable, __file__, "-n", str(args.records), "--json"]
+            for source in sources:
+                command += ["-a", source]
+            child = subprocess.run(command, env=dict(os.environ, PYTHONPATH=args.compare), cwd="/",
+                                   capture_output=True, text=True, check=True)
+            for source, pair in json.loads(child.stdout).items():
+                before[source] = [max(a, b) for a, b in zip(before.get(source, (0, 0)), pair)]
+        for source in sources:
+            now[source] = [max(a, b) for a, b in zip(now.get(source, (0, 0)), bench(source, args.records))]
+    if before:
+        print(f"{'adapter':28} {'records':>10} {'normalize ev/s':>23} {'decode+ ev/s':>23}")
+        print(f"{'':28} {'':>10} {'before':>8} {'now':>8} {'x':>5} {'before':>8} {'now':>8} {'x':>5}")
+    else:
+        print(f"{'adapter':28} {'records':>10} {'normalize ev/s':>15} {'decode+ ev/s':>13}")
+    for source in sources:
+        norm, full = now[source]
+        if before:
+            b_norm, b_full = before[source]
+            print(f"{source:28} {args.records:>10,} {b_norm:>8,.0f} {norm:>8,.0f} {norm / b_norm:>5.2f} "
+                  f"{b_full:>8,.0f} {full:>8,.0f} {full / b_full:>5.2f}", flush=True)
+        else:
+            print(f"{source:28} {args.records:>10,} {norm:>15,.0f} {full:>13,.0f}", flush=True)
 
 
 if __name__ == "__main__":

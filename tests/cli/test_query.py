@@ -122,3 +122,18 @@ def test_check_bad_query():
 def test_help_documents_exit_codes():
     result = run("query", "--help")
     assert "Exit status" in result.stdout and "input errors" in result.stdout
+
+
+def test_event_query_sort_and_weak_prefilter(tmp_path):
+    """A query with only common literals (`start`, `process`) still skips the lines lacking them, prints exactly
+    what a full scan prints, and --sort orders an event query's matches by timestamp."""
+    docs = [ev(i, "bash", kind="start" if i % 3 else "end") for i in (5, 1, 9, 3, 7, 2, 8, 4, 6)]
+    docs += [{"@timestamp": "2024-01-01T00:00:00Z", "network": {"bytes": n}} for n in range(20)]  # neither word
+    path = tmp_path / "unsorted.ndjson"
+    path.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in docs))
+    query = 'process where event.type == "start" and process.args_count >= 2'
+    full = run("query", "--no-prefilter", query, str(path))
+    fast = run("query", "--stats", query, str(path))
+    assert fast.stdout == full.stdout and ids(fast.stdout) == ["7", "2", "8", "4"]
+    assert "skipped by prefilter 23" in fast.stderr and "prefilter: process AND start" in fast.stderr
+    assert ids(run("query", "--sort", query, str(path)).stdout) == ["2", "4", "7", "8"]

@@ -20,12 +20,11 @@ from vigil.alerts.export import write_bulk
 from vigil.alerts.reason import get_path
 from vigil.alerts.store import AlertStore, StoredAlert
 from vigil.alerts.times import js_iso, parse_time, utc_now
+from vigil.cli.common import config_option, db_option, open_existing_store
 from vigil.errors import Location, VigilError
 
-DB_OPTION = click.option(
-    "--db", "db", type=click.Path(dir_okay=False, path_type=Path),
-    help="The alert store (SQLite). Default: vigil.db in the data directory ($VIGIL_HOME).",
-)
+DB_OPTION = db_option()
+CONFIG_OPTION = config_option()
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 STATUS_STYLE = {"open": "bold", "acknowledged": "magenta", "closed": "dim"}
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -40,9 +39,9 @@ def _console() -> Console:
     return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 
 
-def _open(db: t.Optional[Path]) -> AlertStore:
-    # an explicit --db must exist: a typo should not silently start an empty store
-    return AlertStore(db, create=db is None)
+def _open(db: t.Optional[Path], config_path: t.Optional[Path]) -> AlertStore:
+    # the same store `vigil run` writes: --db, else the configuration's [store] path, else the data directory's
+    return open_existing_store(db, config_path)
 
 
 def parse_since(text: str, now: t.Optional[dt.datetime] = None) -> str:
@@ -60,24 +59,36 @@ def parse_since(text: str, now: t.Optional[dt.datetime] = None) -> str:
 
 @click.group()
 def alerts() -> None:
-    """Alerts in the store: list, show, acknowledge, close, reopen, note, export (Elasticsearch _bulk)."""
+    """Alerts in the store: list, show, acknowledge, close, reopen, note, export (Elasticsearch _bulk).
+
+    The store is the one `vigil run` and `vigil hunt` write: --db, else [store] path of the configuration, else
+    vigil.db in the data directory. Ids may be abbreviated to a unique prefix.
+
+    \b
+    Examples:
+      vigil alerts list --since 2h --status open
+      vigil alerts show 72768b44
+      vigil alerts ack 72768b44 --reason "checking with netops"
+      vigil alerts export -o alerts.ndjson
+    """
 
 
 @alerts.command("list")
 @DB_OPTION
-@click.option("--status", multiple=True, type=click.Choice(workflow.STATUSES), help="Only these statuses (repeatable).")
-@click.option("--severity", multiple=True, type=click.Choice(["low", "medium", "high", "critical"]),
+@CONFIG_OPTION
+@click.option("--status", multiple=True, type=click.Choice(workflow.STATUSES, case_sensitive=False), help="Only these statuses (repeatable).")
+@click.option("--severity", multiple=True, type=click.Choice(["low", "medium", "high", "critical"], case_sensitive=False),
               help="Only these severities (repeatable).")
 @click.option("--rule", help="A rule_id, or part of a rule name.")
 @click.option("--host", help="Only alerts from this host.name.")
 @click.option("--since", help="Only alerts created since: 30m, 2h, 7d or a timestamp.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many alerts.")
 @click.option("--building-blocks/--no-building-blocks", default=False, show_default=True,
               help="Include building-block alerts (sequence parts, building-block rules), as Kibana's toggle.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per alert instead of a table.")
-def list_alerts(db, status, severity, rule, host, since, limit, building_blocks, as_json) -> None:
-    """Newest alerts first."""
-    with _open(db) as store:
+def list_alerts(db, config_path, status, severity, rule, host, since, limit, building_blocks, as_json) -> None:
+    """List alerts, newest first (the 50 newest unless --limit; building blocks hidden, as in Kibana)."""
+    with _open(db, config_path) as store:
         found = store.list_alerts(
             status=status or None, severity=severity or None, rule=rule, host=host,
             since=parse_since(since) if since else None, include_building_blocks=building_blocks, limit=limit,
@@ -91,16 +102,29 @@ def list_alerts(db, status, severity, rule, host, since, limit, building_blocks,
         return
     table = Table(box=None, header_style="bold")
     for column in ("id", "created", "status", "severity", "risk", "rule", "host", "process", "user"):
-        table.add_column(column, no_wrap=column in ("id", "created"))
+        # a host.id fallback is 32 hex characters: cut it rather than squeeze the rule name onto two lines
+        table.add_column(column, no_wrap=column in ("id", "created", "status", "severity", "host"),
+                         max_width=20 if column == "host" else None,
+                         overflow="ellipsis" if column == "host" else "fold")
     for a in found:
         table.add_row(
             a.id[:12], a.created_at[:19].replace("T", " "), f"[{STATUS_STYLE.get(a.status, '')}]{a.status}",
             f"[{SEVERITY_STYLE.get(a.severity or '', '')}]{a.severity or ''}",
-            f"{a.risk_score:g}" if a.risk_score is not None else "", a.rule_name, a.host_name or "",
+            f"{a.risk_score:g}" if a.risk_score is not None else "", a.rule_name, _host(a),
             a.process_name or "", a.user_name or "",
         )
     _console().print(table)
     click.echo(f"{len(found)} alert(s)")
+
+
+def _host(a: StoredAlert) -> str:
+    """host.name, else the next best host field: some formats (CrowdStrike, SentinelOne, raw audit.log) do not carry
+    host.name, and `vigil hunt` shows the same fallback, so an alert reads the same in both tables."""
+    for name in ("host.name", "host.hostname", "host.id"):
+        value = a.host_name if name == "host.name" else get_path(a.document, name)
+        if value not in (None, "", []):
+            return _value_text(value)
+    return ""
 
 
 def _summary(a: StoredAlert) -> dict[str, t.Any]:
@@ -159,11 +183,12 @@ def _attack_links(threat: t.Any) -> list[str]:
 
 @alerts.command("show")
 @DB_OPTION
+@CONFIG_OPTION
 @click.argument("alert_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the full alert document as JSON.")
-def show_alert(db, alert_id, as_json) -> None:
+def show_alert(db, config_path, alert_id, as_json) -> None:
     """One alert: what happened, the rule's investigation guide, ATT&CK links, history and notes."""
-    with _open(db) as store:
+    with _open(db, config_path) as store:
         alert = store.get_alert(alert_id)
         history = store.history(alert.id)
         notes = store.notes(alert.id)
@@ -214,11 +239,12 @@ def show_alert(db, alert_id, as_json) -> None:
 def _status_command(name: str, target: str, help_text: str) -> None:
     @alerts.command(name, help=help_text)
     @DB_OPTION
+    @CONFIG_OPTION
     @click.argument("alert_ids", nargs=-1, required=True)
     @click.option("--reason", help="Why (kept in the status history).")
     @click.option("--user", help="Who (default: the OS user).")
-    def command(db, alert_ids, reason, user) -> None:
-        with _open(db) as store:
+    def command(db, config_path, alert_ids, reason, user) -> None:
+        with _open(db, config_path) as store:
             changes = workflow.change_status(store, alert_ids, target, user=user, reason=reason)
         changed = {c.alert_id for c in changes}
         for c in changes:
@@ -235,24 +261,26 @@ _status_command("reopen", workflow.OPEN, "Reopen acknowledged or closed alerts."
 
 @alerts.command("note")
 @DB_OPTION
+@CONFIG_OPTION
 @click.argument("alert_id")
 @click.argument("text")
 @click.option("--user", help="Who (default: the OS user).")
-def note_alert(db, alert_id, text, user) -> None:
+def note_alert(db, config_path, alert_id, text, user) -> None:
     """Add a note to an alert."""
-    with _open(db) as store:
+    with _open(db, config_path) as store:
         note = workflow.add_note(store, alert_id, text, user=user)
     click.echo(f"noted on {note.alert_id[:12]}")
 
 
 @alerts.command("export")
 @DB_OPTION
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+@CONFIG_OPTION
+@click.option("-o", "--output", "--out", "out", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here instead of standard output.")
 @click.option("--since", help="Only alerts created since: 30m, 2h, 7d or a timestamp.")
-def export_alerts(db, out, since) -> None:
+def export_alerts(db, config_path, out, since) -> None:
     """NDJSON for Elasticsearch's _bulk API (create actions into .alerts-security.alerts-<space>)."""
-    with _open(db) as store:
+    with _open(db, config_path) as store:
         docs = store.iter_documents(since=parse_since(since) if since else None)
         if out is None:
             count = write_bulk(docs, sys.stdout.buffer)

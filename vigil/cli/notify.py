@@ -8,6 +8,7 @@ import typing as t
 import click
 import orjson
 
+from vigil.cli.common import config_option
 from vigil.config import load_config
 from vigil.errors import ConfigError, Location
 
@@ -18,8 +19,7 @@ def notify() -> None:
 
 
 @notify.command("test")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="The configuration file. Default: $VIGIL_CONFIG, else vigil.toml in the data directory.")
+@config_option()
 @click.option("--host", help="host.name of the sample alert (default: this machine's name).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per channel instead of text.")
 @click.argument("channels", nargs=-1)

@@ -96,11 +96,13 @@ def query_command(
     with _Progress(show_progress) as bar:
         reader = NdjsonReader(paths, prefilter=prefilter, progress=bar.update if show_progress else None)
         if is_event and reader.prefilter is None:
-            # Every line gets decoded: decode only the fields the query reads. (Behind a working prefilter so few
-            # lines are decoded that building the projection, and importing msgspec, would cost more than it saves.)
+            # No selective literal: most lines get decoded, so decode only the fields the query reads. (Behind a
+            # selective prefilter so few lines are decoded that building the projection, and importing msgspec,
+            # would cost more than it saves.)
             from vigil.io.projection import projected_decoder, query_fields
 
-            reader.decode = projected_decoder(query_fields(parsed, category_field, timestamp_field, tiebreaker_field))
+            ordering = (timestamp_field, tiebreaker_field) if sort else ()  # only --sort reads them
+            reader.decode = projected_decoder(query_fields(parsed, category_field, *ordering))
         if is_event and not table:
             emitted = _emit_lines(_event_hits(reader, compiled, parsed.pipes, sort))
         else:

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import click
 
+from vigil.cli.common import DB_HELP, open_existing_store
 from vigil.errors import ConfigError, Location
 
-DB_OPTION = click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path),
-                         help="The alert store (SQLite). Default: vigil.db in the data directory ($VIGIL_HOME).")
-CONFIG_OPTION = click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
-                             help="The configuration file (its [response] table). Default: $VIGIL_CONFIG, else "
-                                  "vigil.toml in the data directory.")
+DB_OPTION = click.option("--db", "db", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path), help=DB_HELP)
+CONFIG_OPTION = click.option("--config", "config", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
+                             help="Configuration file (its [response] table and [store] path). Default: "
+                                  "$VIGIL_CONFIG, else vigil.toml in the data directory (docs/config.md).")
 DRY_RUN_OPTION = click.option("--dry-run", is_flag=True,
                               help="Check everything and record what would be done; change nothing.")
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
@@ -34,6 +34,14 @@ def respond() -> None:
     """Response actions on this host: kill, suspend/resume a process, isolate/release the host (docs/response.md).
 
     Off until the configuration enables them ([response] enabled = true); dry-run until it says dry_run = false.
+
+    \b
+    Examples:
+      vigil respond kill --alert 72768b44 --dry-run
+      vigil respond suspend --alert 72768b44      # later: vigil respond resume --alert 72768b44
+      vigil respond isolate --alert 72768b44
+      vigil respond status
+      vigil respond history --alert 72768b44
     """
 
 
@@ -63,7 +71,6 @@ def _line_finder(path: t.Optional[Path]) -> t.Callable[[str], t.Optional[int]]:
 
 def _act(command: str, alert_ref: t.Optional[str], *, db: t.Optional[Path], config: t.Optional[Path],
          dry_run: bool, as_json: bool, comment: t.Optional[str], field: str = "process.pid") -> None:
-    from vigil.alerts.store import AlertStore
     from vigil.alerts.workflow import current_user
     from vigil.response import record
     from vigil.response.outcome import UNDO_COMMANDS
@@ -82,8 +89,7 @@ def _act(command: str, alert_ref: t.Optional[str], *, db: t.Optional[Path], conf
     alert = alert_id = None
     try:
         if alert_ref is not None:
-            # an explicit --db must exist: a typo should not silently start an empty store
-            store = AlertStore(db, create=db is None)
+            store = open_existing_store(db, config)  # the store `vigil run` writes
             stored = store.get_alert(alert_ref)
             alert, alert_id = stored.document, stored.id
         outcome = dispatcher.run(command, alert, field=field, dry_run=dry_run)
@@ -184,13 +190,13 @@ def status_command(config: t.Optional[Path], as_json: bool) -> None:
 @respond.command("history")
 @click.option("--alert", "alert_ref", required=True, metavar="ID", help="The alert (id or unique prefix).")
 @DB_OPTION
+@CONFIG_OPTION
 @JSON_OPTION
-def history_command(alert_ref: str, db: t.Optional[Path], as_json: bool) -> None:
+def history_command(alert_ref: str, db: t.Optional[Path], config: t.Optional[Path], as_json: bool) -> None:
     """The response actions recorded on an alert, oldest first."""
-    from vigil.alerts.store import AlertStore
     from vigil.response import history
 
-    with AlertStore(db, create=db is None) as store:
+    with open_existing_store(db, config) as store:
         alert_id = store.get_alert(alert_ref).id
         entries = history(store, alert_id)
     if as_json:

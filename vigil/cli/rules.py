@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import collections
+import dataclasses
 import shutil
 import sys
 import typing as t
@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
 
+from vigil.cli.common import rule_dirs_options
+from vigil.config import Config, load_config
 from vigil.errors import Location, RuleError
 from vigil.paths import rules_dir
 from vigil.rules import registry
@@ -32,10 +34,7 @@ SCHEMAS_OPTION = click.option(
     envvar=SCHEMAS_ENV,
     help=f"Directory of field definitions (ECS, Beats, Endgame) to check query fields against [env {SCHEMAS_ENV}].",
 )
-DIRS_OPTION = click.option(
-    "--dir", "extra_dirs", multiple=True, type=click.Path(exists=True, path_type=Path),
-    help="Also load the rules in this directory or file (repeatable).",
-)
+DIRS_OPTION = rule_dirs_options
 
 
 def _console(err: bool = False) -> Console:
@@ -71,16 +70,35 @@ def register(group: click.Group) -> None:
 
 @click.group()
 def rules() -> None:
-    """Detection rules: the built-in ones, imported ones, and rule files (detection-rules TOML, Kibana NDJSON)."""
+    """Detection rules: the built-in ones, imported ones, and rule files (detection-rules TOML, Kibana NDJSON).
+
+    A REF is builtin:<rule_id>, a rule_id or a unique prefix of one, or a rule file.
+
+    \b
+    Examples:
+      vigil rules list
+      vigil rules show 0d69150b
+      vigil rules validate ../shared/rules/elastic/linux/
+      vigil rules import ../shared/rules/elastic/linux/
+      vigil rules disable 0d69150b
+      vigil rules test --all --failures
+    """
 
 
 @rules.command("list")
 @DIRS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per rule instead of a table.")
 def list_rules(extra_dirs: tuple[Path, ...], as_json: bool) -> None:
-    """List every known rule: id, name, type, severity, enabled, source."""
+    """List every known rule: id, name, type, severity, enabled, source.
+
+    Known rules: built-in, imported (`vigil rules import`), [rules] dirs of the configuration and --dir. "enabled"
+    is what `vigil run` uses: [rules] enabled/disabled of the configuration first, then `vigil rules enable/disable`,
+    then the rule file.
+    """
     result = registry.load_registry_result(extra_dirs)
     _report(result, show_warnings=False)
+    config = _config()
+    result.rules = [dataclasses.replace(r, enabled=config.rule_enabled(r.rule_id, r.enabled)) for r in result.rules]
     ordered = sorted(result.rules, key=lambda r: (r.name.lower(), r.rule_id))
     if as_json:
         for r in ordered:
@@ -90,7 +108,8 @@ def list_rules(extra_dirs: tuple[Path, ...], as_json: bool) -> None:
         return
     table = Table(title=f"{len(ordered)} rule(s)", title_justify="left")
     for column in ("id", "name", "type", "severity", "enabled", "source"):
-        table.add_column(column, overflow="fold")
+        # the id is what every other command takes: keep it on one line, whole
+        table.add_column(column, overflow="fold", no_wrap=column == "id", min_width=36 if column == "id" else None)
     for r in ordered:
         runnable = "" if r.runnable else " (not runnable)"
         table.add_row(r.rule_id, r.name, r.type + runnable, r.severity, "yes" if r.enabled else "no", r.source)
@@ -234,8 +253,19 @@ def export(refs: tuple[str, ...], extra_dirs: tuple[Path, ...], fmt: str, output
 def _toggle(refs: tuple[str, ...], extra_dirs: tuple[Path, ...], enabled: bool) -> None:
     chosen = [registry.resolve_rule(ref, extra_dirs) for ref in refs]
     registry.set_enabled([r.rule_id for r in chosen], enabled)
+    config = _config()
     for rule in chosen:
         click.echo(f"{'enabled' if enabled else 'disabled'} {rule.label}")
+        if config.rule_enabled(rule.rule_id, enabled) != enabled:
+            # the configuration file wins over this state: say so rather than let `vigil run` surprise the user
+            key = "disabled" if enabled else "enabled"
+            verb = "disables" if enabled else "enables"
+            click.echo(f"note: [rules] {key} in {config.path} still {verb} it for `vigil run`", err=True)
+
+
+def _config() -> Config:
+    """The configuration named by the running command's --config (its rule state wins over the state file)."""
+    return load_config(click.get_current_context().params.get("config_path"))
 
 
 @rules.command("enable")
@@ -281,29 +311,6 @@ def _side(value: t.Any) -> str:
     if value is MISSING:
         return "(absent)"
     return _plain(value)
-
-
-@rules.command("coverage")
-@DIRS_OPTION
-@click.option("--all", "include_disabled", is_flag=True, help="Count disabled rules too.")
-def coverage(extra_dirs: tuple[Path, ...], include_disabled: bool) -> None:
-    """MITRE ATT&CK coverage: tactics and techniques of the (enabled) rules."""
-    chosen = [r for r in registry.load_registry(extra_dirs) if r.enabled or include_disabled]
-    counts: dict[tuple[str, str], collections.Counter[str]] = collections.defaultdict(collections.Counter)
-    for rule in chosen:
-        for threat in rule.threat:
-            tactic = (threat.tactic.id, threat.tactic.name) if threat.tactic else ("-", "(none)")
-            for tech in threat.technique or ():
-                counts[tactic][f"{tech.id} {tech.name}"] += 1
-            if not threat.technique:
-                counts[tactic]["(tactic only)"] += 1
-    table = Table(title=f"ATT&CK coverage of {len(chosen)} rule(s)", title_justify="left")
-    for column in ("tactic", "technique", "rules"):
-        table.add_column(column, overflow="fold")
-    for (tactic_id, tactic_name), techniques in sorted(counts.items()):
-        for technique, n in sorted(techniques.items()):
-            table.add_row(f"{tactic_id} {tactic_name}", technique, str(n))
-    _console().print(table)
 
 
 from vigil.cli.rules_test import register_rules_extras; register_rules_extras()  # noqa: E402,E702 (rules test/coverage)

@@ -17,15 +17,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from vigil.cli.common import rule_dirs_options
+from vigil.config import load_config
 from vigil.errors import Location, RuleError, VigilError
 from vigil.rules import registry
 from vigil.rules.loader import LoadResult, load_rules
 from vigil.rules.model import Rule
 
-DIRS_OPTION = click.option(
-    "--dir", "extra_dirs", multiple=True, type=click.Path(exists=True, path_type=Path),
-    help="Also load the rules in this directory or file (repeatable).",
-)
+DIRS_OPTION = rule_dirs_options  # --dir and --config, as on every `vigil rules` command
 
 
 def _console() -> Console:
@@ -83,7 +82,8 @@ def test_command(refs: tuple[str, ...], all_rules: bool, show: bool, only_failur
             table.add_row(rule.name, rule.type, _mark(False), _mark(False), str(error).splitlines()[0])
             continue
         counts["passed" if result.ok else "failed"] += 1
-        detail = f"broken: {result.broken}" if result.ok else (result.reason or "the near miss matched")
+        # `broken`: the condition the near miss violates (not a fault of the rule)
+        detail = f"near miss breaks: {result.broken}" if result.ok else (result.reason or "the near miss matched")
         if not (only_failures and result.ok):
             table.add_row(rule.name, rule.type, _mark(result.positive_ok), _mark(result.negative_ok), detail)
         if show:
@@ -119,7 +119,8 @@ def coverage_command(paths: tuple[Path, ...], layer_path: t.Optional[Path], plat
 
     rules, _ = _gather([str(p) for p in paths], extra_dirs, use_registry=not paths)
     if not paths and not include_disabled:
-        rules = [r for r in rules if r.enabled]
+        config = load_config(click.get_current_context().params.get("config_path"))
+        rules = [r for r in rules if config.rule_enabled(r.rule_id, r.enabled)]
     report = coverage_report(rules)
     layer = attack_layer(report.runnable, description=f"{len(report.runnable)} runnable rule(s) of {len(rules)}",
                          platforms=platforms)

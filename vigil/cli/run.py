@@ -21,6 +21,8 @@ from rich.table import Table
 from vigil.alerts import AlertStore
 from vigil.alerts.reason import get_path
 from vigil.alerts.times import js_iso, parse_time
+from vigil.cli.common import config_option as common_config_option
+from vigil.cli.common import db_option as common_db_option
 from vigil.cli.common import exception_store, open_store, select_rules
 from vigil.config import Config, SourceConfig, load_config
 from vigil.errors import ConfigError, Location
@@ -34,12 +36,10 @@ from vigil.runs.scheduler import Scheduler
 from vigil.sources import SourceStats, open_sources
 
 STATUS_STYLE = {messages.SUCCEEDED: "green", messages.PARTIAL_FAILURE: "yellow", messages.FAILED: "bold red"}
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
-db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-                         help="Alert store (SQLite). Default: the configured store, else vigil.db in the data dir.")
-config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-                             help="Configuration file. Default: $VIGIL_CONFIG, else vigil.toml in the data dir.")
+db_option = common_db_option()
+config_option = common_config_option()
 rule_option = click.option("--rule", "rule_refs", multiple=True, metavar="RULE",
                            help="A rule_id (or unique prefix), a rule file, `builtin` or `all` (repeatable). "
                                 "Default: every enabled rule.")
@@ -156,8 +156,14 @@ def run_command(files, once, at_text, rule_refs, db, config_path, source_format,
     """Run the enabled rules on their schedules over FILEs or the configured sources.
 
     Each execution searches the rule's window (`from`..`to`, catching up after a late start), stores new alerts
-    and records its status (`vigil alerts list`, `vigil rules` show them). Without --once it runs until SIGTERM or
-    Ctrl-C, finishing the current execution first. Exit status: 0, or 1 when an execution failed (with --once).
+    and records its status (`vigil alerts list` shows the alerts). Without --once it runs until SIGTERM or Ctrl-C,
+    finishing the current execution first. Exit status with --once: 0, 1 when an execution failed, 2 on a usage or
+    input error, 130 on Ctrl-C.
+
+    \b
+    Examples:
+      vigil run --once --at 2026-11-28T14:10:00Z vigil/data/samples/
+      vigil run --config /etc/vigil/vigil.toml
     """
     at = _parse_at(at_text)
     if at is not None and not once:
@@ -191,7 +197,10 @@ def run_command(files, once, at_text, rule_refs, db, config_path, source_format,
     with open_store(db, config) as store, AlertActions(config, store) as actions:
         scheduler = Scheduler(rules, inputs, store, exception_store=exception_store(config), on_result=report)
         if once:
-            results = scheduler.run_once(at)
+            try:
+                results = scheduler.run_once(at)
+            except KeyboardInterrupt:
+                _interrupted("the execution", store.path)
             _print_once(console, results, inputs.stats, as_json)
             sys.exit(EXIT_FAILED if any(r.status == messages.FAILED for r in results) else EXIT_OK)
         stop = threading.Event()
@@ -221,6 +230,14 @@ def _print_once(console: Console, results: t.Sequence[ExecutionResult], stats: S
         console.print("no new alerts")
     if stats.bad.count:
         click.echo(stats.report(), err=True)
+
+
+def _interrupted(what: str, store_path: Path) -> t.NoReturn:
+    """Ctrl-C: say what is kept (committed alerts are; ids are deterministic, so a rerun adds only the rest) and
+    exit 130, the shell's convention, rather than click's bare "Aborted!" with status 1 (= an execution failed)."""
+    click.echo(f"interrupted: {what} stopped; alerts stored so far are kept in {store_path}; running it "
+               "again stores only the missing ones", err=True)
+    sys.exit(EXIT_INTERRUPTED)
 
 
 def _install_stop_handlers(stop: threading.Event) -> None:
@@ -276,7 +293,14 @@ def hunt_command(files, rule_refs, db, config_path, source_format, all_indices, 
 
     FILEs may be files, directories, globs or `-`, in any supported format (see `vigil sources list`); without
     FILEs the configured sources are read. Alerts already in the store (same event, same rule) are not stored
-    again. Exit status: 0 (also when nothing matched), 2 on a usage or input error.
+    again. Exit status: 0 (also when nothing matched), 2 on a usage or input error, 130 on Ctrl-C (the alerts stored
+    so far are kept).
+
+    \b
+    Examples:
+      vigil hunt --rule builtin vigil/data/samples/
+      vigil hunt --rule 0d69150b /var/log/audit/audit.log 'exports/*.ndjson.gz'
+      zcat old.ndjson.gz | vigil hunt --json -
     """
     config = load_config(config_path)
     rules = select_rules(rule_refs, config)
@@ -298,8 +322,11 @@ def hunt_command(files, rule_refs, db, config_path, source_format, all_indices, 
             sys.stdout.flush()  # each line is printed only after its alert is committed to the store
 
     with open_store(db, config) as store, AlertActions(config, store) as actions:
-        results = run_hunt(rules, specs, store, exceptions=exception_store(config), all_indices=all_indices,
-                           stats=stats, on_commit=on_commit)
+        try:
+            results = run_hunt(rules, specs, store, exceptions=exception_store(config), all_indices=all_indices,
+                               stats=stats, on_commit=on_commit)
+        except KeyboardInterrupt:
+            _interrupted("the hunt", store.path)
     console = _console()
     for h in results:
         if h.error:

@@ -24,7 +24,14 @@ def register(group: click.Group) -> None:
 
 @click.group()
 def sources() -> None:
-    """Input formats: list them, detect a file's format, print files as normalized ECS."""
+    """Input formats: list them, detect a file's format, print files as normalized ECS.
+
+    \b
+    Examples:
+      vigil sources list
+      vigil sources detect vigil/data/samples/*.ndjson
+      vigil sources normalize /var/log/audit/audit.log --follow --checkpoint audit.ckpt
+    """
 
 
 @sources.command("list")

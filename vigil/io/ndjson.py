@@ -353,7 +353,8 @@ class _Scanner:
     Which clause, and whether to scan at all, is measured rather than guessed: every `PROBE_EVERY` blocks each
     clause's needles are counted in the block (a count runs at memory speed) and the rarest clause is kept. When
     even that one hits more than `DENSE` of the lines, cutting candidates out one by one costs more than splitting
-    the whole block, so the block is split instead (the prefilter only ever saves work; skipping it is always safe).
+    the whole block, so the block is split instead: every line goes to a reader that tests each document anyway
+    (the prefilter only ever saves work), and `iter_lines` tests each line against the formula.
     """
 
     PROBE_EVERY = 32
@@ -363,6 +364,7 @@ class _Scanner:
         self.prefilter = prefilter
         self.clauses = [self._texts(clause) for clause in prefilter.clauses]
         self.rest: t.Optional[t.Callable[[bytes], bool]] = None
+        self._rests: dict[int, t.Optional[t.Callable[[bytes], bool]]] = {}
         self._choose(prefilter.clauses.index(prefilter.best_clause()))
         self.may_match = _formula(self.clauses)
         self.dense = False
@@ -399,8 +401,10 @@ class _Scanner:
     def _choose(self, index: int) -> None:
         """Scan for clause `index`; a line found that way satisfies it, so only the other clauses are left to test."""
         self.exact, self.folded = self.clauses[index]
-        others = self.clauses[:index] + self.clauses[index + 1 :]
-        self.rest = _formula(others) if others else None
+        if index not in self._rests:
+            others = self.clauses[:index] + self.clauses[index + 1 :]
+            self._rests[index] = _formula(others) if others else None
+        self.rest = self._rests[index]
 
     def block(
         self,
@@ -575,28 +579,39 @@ class NdjsonReader:
 
     def _read(self, path: str, keep: t.Optional[t.Callable[[dict], t.Any]]) -> t.Iterator[JsonLine]:
         decode = self.decode or orjson.loads
+        # A decoder may name a cheaper first attempt (`projected_decoder`: its strict shape) to call without the
+        # wrapper's extra Python frame; `decode` itself then runs only on the lines that attempt rejects.
+        first = getattr(decode, "first", decode)
         stats = self.stats
         make = tuple.__new__  # JsonLine(...) through its Python-level __new__ costs more than the tuple itself
         literals = self.prefilter or self.weak_prefilter
         views = getattr(self.decode, "accepts_buffers", False)  # lines may then be views, not bytes: see _blocks
         blocks = _blocks(path, literals, stats, self._on_bad, self.block_size, self.progress, views)
-        for first, lines, numbers in blocks:
+        for start, lines, numbers in blocks:
             stats.parsed += len(lines)  # corrected below for each line that turns out blank or bad
             for index, raw in enumerate(lines):
                 try:
-                    doc = decode(raw)
+                    doc = first(raw)
                     if doc.__class__ is not dict:
                         raise TypeError
                 except Exception:  # noqa: BLE001 - bad JSON, or a shape the fast decoder gave up on: see _fallback
-                    doc = self._fallback(raw, path, numbers[index] if numbers else first + index)
+                    doc = self._fallback(raw, decode, path, numbers[index] if numbers else start + index)
                     if doc is None:
                         continue
                 if keep is None or keep(doc):
                     raw = raw if raw.__class__ is bytes else bytes(raw)
-                    yield make(JsonLine, (path, numbers[index] if numbers else first + index, doc, raw))
+                    yield make(JsonLine, (path, numbers[index] if numbers else start + index, doc, raw))
 
-    def _fallback(self, raw: bytes, path: str, number: int) -> t.Optional[dict]:
-        """The full orjson decoding of a line the fast path could not take, or None (counted blank or bad)."""
+    def _fallback(self, raw: t.Any, decode: t.Callable[[t.Any], t.Any], path: str, number: int) -> t.Optional[dict]:
+        """The document of a line the first attempt rejected: `decode`'s, else orjson's full decoding (which
+        either succeeds or names why the line is bad); None when the line is blank or bad (counted)."""
+        if decode is not orjson.loads:
+            try:
+                doc = decode(raw)
+            except Exception:  # noqa: BLE001 - any failure of the fast path means: decode in full
+                doc = None
+            if doc.__class__ is dict:
+                return doc
         stats = self.stats
         raw = raw if raw.__class__ is bytes else bytes(raw)
         try:

@@ -84,4 +84,5 @@ def projected_decoder(fields: t.Iterable[str]) -> t.Callable[[bytes], dict]:
             return general(raw)
 
     decode.accepts_buffers = True  # type: ignore[attr-defined]  # any bytes-like object: NdjsonReader passes views
+    decode.first = strict  # type: ignore[attr-defined]  # what a hot loop may call directly, `decode` on failure
     return decode

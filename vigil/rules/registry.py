@@ -111,7 +111,18 @@ def resolve_rule(ref: str, extra_dirs: t.Iterable[t.Union[str, Path]] = ()) -> R
         if len(result.rules) != 1:
             raise RuleError(f"expected one rule, found {len(result.rules)}", Location(path=ref))
         return result.rules[0]
+    if path.is_dir():
+        raise RuleError("this is a directory; give one rule file, a rule_id or builtin:<rule_id>",
+                        Location(path=ref))
+    if _looks_like_path(ref):
+        # a mistyped file name would otherwise read as "no rule" and hide the real problem
+        raise RuleError("no such rule file", Location(path=ref),
+                        hint="check the path (relative paths are from the current directory)")
     return _pick(load_registry(extra_dirs), ref, ref)
+
+
+def _looks_like_path(ref: str) -> bool:
+    return "/" in ref or ref.endswith((".toml", ".ndjson", ".json"))
 
 
 def _pick(rules: list[Rule], wanted: str, ref: str) -> Rule:

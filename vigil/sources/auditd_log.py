@@ -24,6 +24,7 @@ match `auditbeat-*`, so any suffix selects the same rules.
 
 from __future__ import annotations
 
+import itertools
 import re
 import typing as t
 from collections import OrderedDict
@@ -42,6 +43,7 @@ _HEX_FIELDS = frozenset(
     {"comm", "exe", "cwd", "name", "proctitle", "key", "acct", "cmd", "path", "old-chardev", "new-chardev", "data",
      "vm", "watch", "ocomm", "grantors", "new-disk", "old-disk", "root_dir"}
 )
+_EQUALS = itertools.repeat("=")
 _KV = re.compile(r"""([^\s=]+)=("[^"]*"|'[^']*'|\S*)""")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _EXECVE_ARG = re.compile(r"a(\d+)(?:\[(\d+)\]|_len)?")
@@ -222,9 +224,12 @@ def _parse_body(body: str, execve: bool) -> dict[str, t.Optional[str]]:
     """`_parse_exact`'s result, built by C code in the common case: `dict(findall)` keeps values as written, then
     only the few values that need decoding are touched. Kernel records quote or hex-encode exactly the untrusted
     string fields; anything else (a quote elsewhere, `'`, `(null)`, `msg=`) takes the exact path."""
-    if execve or "'" in body or "(null)" in body:
+    if execve or "'" in body or "(null)" in body or " =" in body or body[:1] == "=":
         return _parse_exact(body, execve)
-    fields: dict[str, t.Optional[str]] = dict(_KV.findall(body))
+    # Whitespace-separated `key=value` tokens split at their first `=`: the regex's pairs whenever no value holds a
+    # quote (checked below) and no token starts with `=` (checked above); tokens without `=` match neither way.
+    fields: dict[str, t.Optional[str]] = {key: value for key, sep, value in map(str.partition, body.split(), _EQUALS)
+                                          if sep}
     quotes = body.count('"')
     for key in _HEX_FIELDS.intersection(fields):
         raw = fields[key]

@@ -41,19 +41,46 @@ def sniff(raw: dict) -> bool:
     return is_auditd_manager(raw)
 
 
-def _clean(value: t.Any) -> t.Any:
-    """Copy with `-` → `_` in keys and null / empty values dropped (the pipeline's last two scripts)."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            item = _clean(item)
-            if item is None or item == "" or item == [] or item == {}:
+def _clean(value: dict) -> dict:
+    """Copy with `-` → `_` in keys and null / empty values dropped (the pipeline's last two scripts).
+
+    Strings, the bulk of a document, are tested in place; only objects and arrays recurse."""
+    out = {}
+    for key, item in value.items():
+        if item.__class__ is str:
+            if not item:
                 continue
-            out[key.replace("-", "_") if "-" in key else key] = item
-        return out
-    if isinstance(value, list):
-        return [c for c in (_clean(item) for item in value) if c is not None and c != "" and c != {} and c != []]
-    return value
+        elif isinstance(item, dict):
+            item = _clean(item)
+            if not item:
+                continue
+        elif isinstance(item, list):
+            item = _clean_list(item)
+            if not item:
+                continue
+        elif item is None or item == "":
+            continue
+        out[key.replace("-", "_") if "-" in key else key] = item
+    return out
+
+
+def _clean_list(value: list) -> list:
+    out = []
+    for item in value:
+        if item.__class__ is str:
+            if item:
+                out.append(item)
+        elif isinstance(item, dict):
+            item = _clean(item)
+            if item:
+                out.append(item)
+        elif isinstance(item, list):
+            item = _clean_list(item)
+            if item:
+                out.append(item)
+        elif item is not None and item != "":
+            out.append(item)
+    return out
 
 
 def normalize(raw: dict) -> t.Optional[dict]:
