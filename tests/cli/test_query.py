@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import orjson
 import pytest
@@ -137,3 +138,37 @@ def test_event_query_sort_and_weak_prefilter(tmp_path):
     assert fast.stdout == full.stdout and ids(fast.stdout) == ["7", "2", "8", "4"]
     assert "skipped by prefilter 23" in fast.stderr and "prefilter: process AND start" in fast.stderr
     assert ids(run("query", "--sort", query, str(path)).stdout) == ["2", "4", "7", "8"]
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "vigil" / "data" / "samples"
+NPING_RULE = ('process where host.os.type == "linux" and event.type == "start" and event.action in ("exec", '
+              '"exec_event", "start", "ProcessRollup2", "executed", "process_started") and process.name == "nping"')
+
+
+def test_source_auto_normalizes_every_format_in_a_directory():
+    """--source auto: vendor raw events, audit.log and ECS files alike; one Nping start per bundled format."""
+    result = run("query", "--source", "auto", NPING_RULE, str(SAMPLES))
+    assert result.exit_code == 0, result.output
+    docs = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(d["event"]["action"] if isinstance(d["event"]["action"], str) else d["event"]["action"][0]
+                  for d in docs) == sorted(["exec", "exec_event", "executed", "executed", "executed",
+                                            "ProcessRollup2", "start"])
+
+
+def test_source_auto_reads_what_sources_normalize_prints():
+    normalized = run("sources", "normalize", str(SAMPLES / "crowdstrike_fdr.ndjson"))
+    assert normalized.exit_code == 0
+    result = run("query", "--source", "auto", 'process where process.name == "nping"', "-",
+                 input=normalized.stdout.encode())
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) >= 1
+    assert all(orjson.loads(line)["process"]["name"] == "nping" for line in result.stdout.splitlines())
+
+
+def test_query_reads_directories_and_skips_their_documentation(tmp_path, events):
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    (folder / "events.ndjson").write_bytes(events.read_bytes())
+    (folder / "README.md").write_text("# not telemetry\n")
+    result = run("query", NPING, str(folder))
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 2

@@ -76,8 +76,10 @@ def alerts() -> None:
 @alerts.command("list")
 @DB_OPTION
 @CONFIG_OPTION
-@click.option("--status", multiple=True, type=click.Choice(workflow.STATUSES, case_sensitive=False), help="Only these statuses (repeatable).")
-@click.option("--severity", multiple=True, type=click.Choice(["low", "medium", "high", "critical"], case_sensitive=False),
+@click.option("--status", multiple=True, type=click.Choice(workflow.STATUSES, case_sensitive=False),
+              help="Only these statuses (repeatable).")
+@click.option("--severity", multiple=True,
+              type=click.Choice(["low", "medium", "high", "critical"], case_sensitive=False),
               help="Only these severities (repeatable).")
 @click.option("--rule", help="A rule_id, or part of a rule name.")
 @click.option("--host", help="Only alerts from this host.name.")

@@ -94,7 +94,8 @@ def add(rule_ref, list_id, name, entries, os_types, expires, comments, value_lis
         expire_time=parse_time(expires, Location(key="--expires")),
         comments=tuple({"comment": c, "created_by": user, "created_at": now} for c in comments),
     )
-    _store(root, config_path).add_item(item, rule_id=rule_id, list_name=f"Exceptions for rule {rule_id}" if rule_id else "")
+    list_name = f"Exceptions for rule {rule_id}" if rule_id else ""
+    _store(root, config_path).add_item(item, rule_id=rule_id, list_name=list_name)
     click.echo(f"added exception item {item.item_id} to list {target}")
 
 
@@ -138,7 +139,8 @@ def remove(ident, root, config_path) -> None:
 
 @exceptions_group.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--rule", "rule_ref", metavar="RULE", help="Also attach the imported lists to this rule (rule_id or prefix).")
+@click.option("--rule", "rule_ref", metavar="RULE",
+              help="Also attach the imported lists to this rule (rule_id or prefix).")
 @click.option("--overwrite", is_flag=True, help="Replace lists with the same id instead of merging items.")
 @store_option
 def import_(files, rule_ref, overwrite, root, config_path) -> None:

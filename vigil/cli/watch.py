@@ -9,12 +9,12 @@ from pathlib import Path
 
 import click
 
+from vigil.cli.common import config_option, db_option
 from vigil.errors import ConfigError
 
 
 @click.command("watch")
-@click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path),
-              help="The alert store (SQLite); created if missing. Default: vigil.db in the data directory.")
+@db_option()
 @click.option("--rule", "rule_refs", multiple=True, metavar="REF",
               help="Run only this rule (builtin:<id>, rule_id or unique prefix, or a rule file); repeatable. "
                    "Named rules run even when disabled.")
@@ -30,9 +30,7 @@ from vigil.errors import ConfigError
                    "runs, what a watcher would use here), then exit.")
 @click.option("--json", "as_json", is_flag=True, help="With --status: print JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Log skipped rules and other details.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Configuration file (store, rule directories, exceptions, [outputs], [response]); "
-                   "default: $VIGIL_CONFIG or vigil.toml in the data directory.")
+@config_option()
 def watch(db: t.Optional[Path], rule_refs: tuple[str, ...], mode: str, duration: t.Optional[float],
           interval: float, no_realtime: bool, show_status: bool, as_json: bool, verbose: bool,
           config_path: t.Optional[Path]) -> None:

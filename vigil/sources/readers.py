@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vigil.errors import Location, SourceError
+from vigil.io.paths import files_in
 
 STDIN = "-"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -49,14 +50,6 @@ class BadRecords:
             self.examples.append(f"{path}:{line}: {reason}")
 
 
-# Files a directory of telemetry commonly carries beside the data (a README, notes); named explicitly they are read.
-_DOC_SUFFIXES = (".md", ".rst", ".html", ".pdf")
-
-
-def _is_documentation(path: Path) -> bool:
-    return path.name.startswith(".") or path.suffix.lower() in _DOC_SUFFIXES
-
-
 def expand_paths(paths: t.Iterable[str]) -> list[str]:
     """Files named by `paths`: directories recursively (sorted), globs expanded, `-` kept as stdin.
 
@@ -72,7 +65,7 @@ def expand_paths(paths: t.Iterable[str]) -> list[str]:
             continue
         path = Path(raw)
         if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and not _is_documentation(p))
+            found = files_in(path)
             if not found:
                 raise SourceError("directory holds no files", Location(path=raw))
             out.extend(found)

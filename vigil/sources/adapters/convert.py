@@ -26,8 +26,16 @@ def _prefix(seconds: str) -> str:
     return text
 
 
+_INT_PREFIXES: dict[int, str] = {}  # the same, keyed by the number (sources that send epoch integers)
+
+
 def _second_prefix(seconds: int) -> str:
-    return _PREFIXES.get(str(seconds)) or _prefix(str(seconds))
+    text = _INT_PREFIXES.get(seconds)
+    if text is None:
+        if len(_INT_PREFIXES) >= _MAX_PREFIXES:
+            _INT_PREFIXES.clear()
+        text = _INT_PREFIXES[seconds] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return text
 
 
 # ".000Z" ... ".999Z": string formatting with a width spec costs more than the rest of a conversion together.
@@ -51,7 +59,8 @@ def epoch_ms(value: t.Any) -> t.Optional[str]:
             return iso_from_ms(int(value))
         return _iso_passthrough(value)
     if value.__class__ is int:
-        return iso_from_ms(value)
+        seconds, millis = divmod(value, 1000)
+        return (_INT_PREFIXES.get(seconds) or _second_prefix(seconds)) + _MILLIS[millis]
     if isinstance(value, str):
         return epoch_ms(str(value))
     if isinstance(value, float):

@@ -19,7 +19,7 @@ import typing as t
 
 from vigil.sources.adapters.cmdline import windows_argv
 from vigil.sources.adapters.convert import as_list, epoch_ms, to_int
-from vigil.sources.adapters.mapping import Copy, Lookup, Set, compile_mapping
+from vigil.sources.adapters.mapping import Append, Copy, Derive, Lookup, Set, compile_mapping
 from vigil.sources.base import Adapter
 
 INDEX = "logs-sentinel_one_cloud_funnel.event-default"
@@ -50,6 +50,28 @@ def _process(prefix: str, dst: str) -> list:
     ]
 
 
+_RELATED_HASHES = (
+    "src.process.image.md5", "src.process.image.sha1", "src.process.image.sha256",
+    "src.process.parent.image.sha1", "src.process.parent.image.sha256", "src.process.parent.image.md5",
+    "tgt.process.image.md5", "tgt.process.image.sha1", "tgt.process.image.sha256",
+)
+_RELATED_HOSTS = ("endpoint.name", "endpoint.os", "endpoint.type")
+_RELATED_USERS = ("src.process.parent.user", "src.process.user", "tgt.process.user")
+
+
+def _argv_row(command_line: t.Any) -> t.Optional[tuple[list[str], int]]:
+    args = windows_argv(command_line) if isinstance(command_line, str) else None
+    return (args, len(args)) if args else None
+
+
+def _dissect_user(actor: t.Any) -> t.Optional[tuple[str, str]]:
+    # `domain\\name` when there is a backslash; otherwise the pipeline copies the whole value to both.
+    if not isinstance(actor, str):
+        return None
+    domain, sep, name = actor.partition("\\")
+    return (domain, name) if sep else (actor, actor)
+
+
 _map = compile_mapping(
     "sentinel_one_cloud_funnel",
     [
@@ -72,50 +94,21 @@ _map = compile_mapping(
         Copy("src.process.publisher", "process.parent.code_signature.subject_name"),
         Copy("src.process.signedStatus", "process.parent.code_signature.exists", _is("signed")),
         Copy("src.process.verifiedStatus", "process.parent.code_signature.trusted", _is("verified")),
+        Derive(("tgt.process.cmdline",), ("process.args", "process.args_count"), _argv_row),
+        Derive(("src.process.cmdline",), ("process.parent.args", "process.parent.args_count"), _argv_row),
+        Derive(("src.process.user",), ("user.domain", "user.name"), _dissect_user),
+        Append(_RELATED_HASHES, "related.hash"),
+        Append(_RELATED_HOSTS, "related.hosts"),
+        Append(_RELATED_USERS, "related.user"),
     ],
 )
-
-_RELATED_HASHES = (
-    "src.process.image.md5", "src.process.image.sha1", "src.process.image.sha256",
-    "src.process.parent.image.sha1", "src.process.parent.image.sha256", "src.process.parent.image.md5",
-    "tgt.process.image.md5", "tgt.process.image.sha1", "tgt.process.image.sha256",
-)
-_RELATED_HOSTS = ("endpoint.name", "endpoint.os", "endpoint.type")
-_RELATED_USERS = ("src.process.parent.user", "src.process.user", "tgt.process.user")
-
 
 def normalize(raw: dict) -> t.Optional[dict]:
     """One Cloud Funnel event → the `logs-sentinel_one_cloud_funnel.event` document."""
     doc = _map(raw)
     if not doc.get("event"):
         return None
-    process = doc.get("process")
-    if process is not None:
-        _add_args(process)
-        parent = process.get("parent")
-        if parent is not None:
-            _add_args(parent)
-    actor = raw.get("src.process.user")
-    if isinstance(actor, str) and actor:
-        domain, sep, name = actor.partition("\\")
-        doc["user"] = {"domain": domain, "name": name} if sep else {"domain": actor, "name": actor}
-    related = {}
-    for key, names in (("hash", _RELATED_HASHES), ("hosts", _RELATED_HOSTS), ("user", _RELATED_USERS)):
-        values = [raw[n] for n in names if raw.get(n)]
-        if values:
-            related[key] = list(dict.fromkeys(values))
-    if related:
-        doc["related"] = related
     return doc
-
-
-def _add_args(process: dict) -> None:
-    command_line = process.get("command_line")
-    if command_line:
-        args = windows_argv(command_line)
-        if args:
-            process["args"] = args
-            process["args_count"] = len(args)
 
 
 def sniff(raw: dict) -> bool:

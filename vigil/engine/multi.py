@@ -1,0 +1,291 @@
+"""All enabled rules over one stream, in one pass: each line read once, decoded at most once, shown only to the
+rules that could match it.
+
+    engine = MultiRuleEngine(rules)            # vigil Rules, EQL text, parsed queries or CompiledQuery objects
+    for rule, match in engine.run_files(["events.ndjson"]):
+        ...                                    # match: vigil.engine.Match (events, join_keys)
+    engine.stats.to_dict()                     # lines, skipped, decoded, per-rule fed / matches / sequence state
+
+    # live, one record at a time (events in timestamp order):
+    engine.feed_line(raw_bytes) -> [(rule, Match)]      engine.feed(doc) -> [(rule, Match)]      engine.close()
+
+Three stages, each a necessary condition so no match is ever lost (the rules' own compiled queries decide):
+
+1. `prefilter.RulePrefilter`: one literal test over the raw line for all rules (the union of one required clause per
+   rule); a line no rule can match is never decoded. In `run_files` the union runs over whole blocks inside
+   `vigil.io.ndjson`'s SIMD scanner.
+2. `dispatch.Dispatcher`: the decoded event is looked up by its category values and one equality guard per rule
+   step; each guard field is read once per event, whatever the number of rules using it.
+3. The selected rules run: event queries call their compiled filter, sequences and samples are fed to their own
+   `QueryStream` (bounded state: `max_sequence_states` each; evictions and held states are reported per rule).
+
+Rules that cannot run here (not EQL, or a query that does not compile) are kept in `skipped` with the reason and
+its location; the others still run.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import asdict, dataclass, field
+
+import orjson
+
+from vigil.engine.dispatch import Dispatcher, step_queries
+from vigil.engine.prefilter import RulePrefilter
+from vigil.engine.query import CompiledQuery, Match, QueryStream, compile_query
+from vigil.engine.sequence import DEFAULT_MAX_SEQUENCE_STATES
+from vigil.eql import ast
+from vigil.eql.literals import required_literals
+from vigil.errors import VigilError
+
+Doc = t.Dict[str, t.Any]
+RuleMatch = t.Tuple[t.Any, Match]
+
+
+@dataclass
+class RuleStats:
+    """Per-rule counters: events shown to the rule, matches, and (sequences) in-flight states held and evicted."""
+
+    name: str
+    kind: str
+    fed: int = 0
+    matches: int = 0
+    states: int = 0
+    evicted: int = 0
+    no_timestamp: int = 0
+    out_of_order: int = 0
+
+
+@dataclass
+class MultiStats:
+    """Counters over one engine's input. `lines` counts raw lines seen (blank ones excluded), `skipped` those the
+    literal prefilter ruled out undecoded, `events` the documents dispatched, `evaluations` rule-event pairs run."""
+
+    lines: int = 0
+    skipped: int = 0
+    decoded: int = 0
+    bad: int = 0
+    events: int = 0
+    evaluations: int = 0
+    matches: int = 0
+    rules: list[RuleStats] = field(default_factory=list)
+    prefilter: dict[str, t.Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, t.Any]:
+        return asdict(self)
+
+
+class BadInput(t.NamedTuple):
+    """A line `feed_line` could not use: its number among the lines fed, and why."""
+
+    line: int
+    reason: str
+
+
+class _Slot:
+    """One runnable rule: what the caller passed, its compiled query, and how events reach it."""
+
+    __slots__ = ("rule", "compiled", "stream", "filter", "stats")
+
+    def __init__(self, rule: t.Any, compiled: CompiledQuery, name: str):
+        self.rule = rule
+        self.compiled = compiled
+        self.stats = RuleStats(name=name, kind=compiled.kind)
+        # event queries without pipes are a bare filter call; everything else keeps its stream state
+        plain = compiled.kind == "event" and not compiled.query.pipes
+        self.filter = compiled._filter if plain else None
+        self.stream: t.Optional[QueryStream] = None if plain else compiled.stream()
+
+
+def _rule_name(rule: t.Any) -> str:
+    if isinstance(rule, str):
+        return rule if len(rule) <= 80 else rule[:77] + "..."
+    if isinstance(rule, ast.Query):
+        from vigil.eql.printer import to_eql
+
+        return to_eql(rule)
+    if isinstance(rule, CompiledQuery):
+        return _rule_name(rule.query)
+    return str(getattr(rule, "name", None) or getattr(rule, "rule_id", None) or rule)
+
+
+class MultiRuleEngine:
+    """Many rules over one ordered stream (see the module doc).
+
+    `rules` may mix vigil `Rule` objects (their EQL settings are honoured: category, timestamp and tiebreaker fields),
+    EQL text, `ast.Query` and `CompiledQuery` objects; results name the object that was passed. The keyword settings
+    apply to text and parsed queries. `prefilter=False` decodes every line (for comparison and tests)."""
+
+    def __init__(
+        self,
+        rules: t.Iterable[t.Any],
+        *,
+        category_field: str = "event.category",
+        timestamp_field: str = "@timestamp",
+        tiebreaker_field: t.Optional[str] = None,
+        max_sequence_states: int = DEFAULT_MAX_SEQUENCE_STATES,
+        prefilter: bool = True,
+        use_automaton: bool = True,
+    ):
+        self._settings = dict(category_field=category_field, timestamp_field=timestamp_field,
+                              tiebreaker_field=tiebreaker_field, max_sequence_states=max_sequence_states)
+        self.slots: list[_Slot] = []
+        self.skipped: list[tuple[t.Any, VigilError]] = []
+        for rule in rules:
+            try:
+                compiled = self._compile(rule)
+            except VigilError as error:
+                self.skipped.append((rule, error))
+                continue
+            self.slots.append(_Slot(rule, compiled, _rule_name(rule)))
+        self.prefilter = RulePrefilter([required_literals(s.compiled.query) for s in self.slots],
+                                       use_automaton=use_automaton)
+        self.use_prefilter = prefilter and self.prefilter.skips_lines
+        self.dispatcher = Dispatcher({
+            i: (s.compiled.category_field, step_queries(s.compiled.query)) for i, s in enumerate(self.slots)
+        })
+        self._stats = MultiStats(prefilter=self.prefilter.describe())
+        self.bad_lines: list[BadInput] = []
+        self.keep_bad = 1000
+        self.reader: t.Any = None  # the NdjsonReader of the last run_files(), for its bad lines and errors
+        self._closed = False
+
+    # ------------------------------------------------------------------------------------------- compiling
+    def _compile(self, rule: t.Any) -> CompiledQuery:
+        if isinstance(rule, CompiledQuery):
+            return rule
+        if isinstance(rule, (str, ast.Query)):
+            return compile_query(rule, **self._settings)  # type: ignore[arg-type]
+        language = getattr(rule, "language", None)
+        query = getattr(rule, "query", None)
+        if language not in (None, "eql") or not query or not getattr(rule, "runnable", True):
+            where = rule.location_of("language") if hasattr(rule, "location_of") else None
+            raise VigilError(f"{_rule_name(rule)}: not an EQL rule (type {getattr(rule, 'type', '?')!r}, "
+                             f"language {language!r}); the multi-rule engine runs EQL rules", where)
+        try:
+            return compile_query(
+                query,
+                category_field=getattr(rule, "event_category_override", None) or "event.category",
+                timestamp_field=getattr(rule, "timestamp_field", None) or "@timestamp",
+                tiebreaker_field=getattr(rule, "tiebreaker_field", None),
+                max_sequence_states=self._settings["max_sequence_states"],  # type: ignore[arg-type]
+            )
+        except VigilError as error:
+            if error.location is None or error.location.path is None:
+                where = rule.location_of("query") if hasattr(rule, "location_of") else None
+                if where is not None:
+                    error.hint = f"in the query of {where}" + (f"; {error.hint}" if error.hint else "")
+            raise
+
+    @property
+    def rules(self) -> list[t.Any]:
+        """The rules that run, in the order given."""
+        return [s.rule for s in self.slots]
+
+    # -------------------------------------------------------------------------------------------- feeding
+    def feed_line(self, raw: bytes) -> list[RuleMatch]:
+        """One raw NDJSON line: skipped undecoded when no rule's literals are in it, else decoded and fed."""
+        stats = self._stats
+        stats.lines += 1
+        if self.use_prefilter and not self.prefilter.may_match(raw):
+            stats.skipped += 1
+            return []
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            if not raw.strip():
+                stats.lines -= 1
+                return []
+            self._bad(f"malformed JSON: {error}")
+            return []
+        if doc.__class__ is not dict:
+            self._bad(f"not a JSON object (a {type(doc).__name__})")
+            return []
+        stats.decoded += 1
+        return self.feed(doc)
+
+    def _bad(self, reason: str) -> None:
+        self._stats.bad += 1
+        if len(self.bad_lines) < self.keep_bad:
+            self.bad_lines.append(BadInput(self._stats.lines, reason))
+
+    def feed(self, doc: Doc) -> list[RuleMatch]:
+        """One decoded event (in timestamp order): the matches it completes, in rule order."""
+        stats = self._stats
+        stats.events += 1
+        targets = self.dispatcher.lookup(doc)
+        if not targets:
+            return []
+        out: list[RuleMatch] = []
+        slots = self.slots
+        stats.evaluations += len(targets)
+        for index in sorted(targets) if len(targets) > 1 else targets:
+            slot = slots[index]
+            slot.stats.fed += 1
+            if slot.filter is not None:
+                if slot.filter(doc):
+                    slot.stats.matches += 1
+                    out.append((slot.rule, Match([doc])))
+            else:
+                found = slot.stream.feed(doc)  # type: ignore[union-attr]
+                if found:
+                    slot.stats.matches += len(found)
+                    out.extend((slot.rule, m) for m in found)
+        stats.matches += len(out)
+        return out
+
+    def close(self) -> list[RuleMatch]:
+        """End of input: the results sequences and pipes were holding back. Feeding after this gives nothing new
+        for sequences (their streams are finished)."""
+        out: list[RuleMatch] = []
+        if self._closed:
+            return out
+        self._closed = True
+        for slot in self.slots:
+            if slot.stream is not None:
+                found = slot.stream.close()
+                slot.stats.matches += len(found)
+                out.extend((slot.rule, m) for m in found)
+        self._stats.matches += len(out)
+        return out
+
+    def run_files(self, paths: t.Union[str, t.Iterable[str]], *, keep_bad: int = 1000,
+                  progress: t.Any = None) -> t.Iterator[RuleMatch]:
+        """Every match of every rule over NDJSON files (plain, .gz, .zst, `-`), events in file order, then
+        `close()`. Bad lines are counted and kept in `self.reader.bad_lines`; unreadable files in
+        `self.reader.errors`; the rest is still read."""
+        from vigil.io.ndjson import NdjsonReader
+
+        paths = [paths] if isinstance(paths, str) else list(paths)
+        union = self.prefilter.union_literals if self.use_prefilter else None
+        reader = self.reader = NdjsonReader(paths, prefilter=union, keep_bad=keep_bad, progress=progress)
+        stats = self._stats
+        feed = self.feed
+        before = (stats.lines, stats.skipped, stats.decoded, stats.bad)
+        try:
+            for item in reader:
+                found = feed(item.doc)
+                if found:
+                    yield from found
+        finally:
+            read = reader.stats
+            stats.lines = before[0] + read.lines - read.blank
+            stats.skipped = before[1] + read.skipped
+            stats.decoded = before[2] + read.parsed
+            stats.bad = before[3] + read.bad
+        yield from self.close()
+
+    # ---------------------------------------------------------------------------------------------- stats
+    @property
+    def stats(self) -> MultiStats:
+        """Counters so far, with each rule's sequence state read now."""
+        for slot in self.slots:
+            stream = slot.stream
+            if stream is not None:
+                matcher = stream._sequence
+                slot.stats.states = matcher.states if matcher is not None else 0
+                slot.stats.evicted = stream.evicted
+                slot.stats.no_timestamp = stream.no_timestamp
+                slot.stats.out_of_order = stream.out_of_order
+        self._stats.rules = [s.stats for s in self.slots]
+        return self._stats
