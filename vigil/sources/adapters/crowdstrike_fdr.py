@@ -22,7 +22,14 @@ from vigil.sources.adapters.convert import (
     nonzero_hash,
     to_int,
 )
-from vigil.sources.adapters.mapping import Append, Copy, Derive, First, Lookup, compile_mapping
+from vigil.sources.adapters.mapping import (
+    Append,
+    Copy,
+    Derive,
+    First,
+    Lookup,
+    compile_mapping,
+)
 from vigil.sources.base import Adapter
 
 INDEX = "logs-crowdstrike.fdr-default"

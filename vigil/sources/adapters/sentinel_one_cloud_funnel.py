@@ -19,7 +19,14 @@ import typing as t
 
 from vigil.sources.adapters.cmdline import windows_argv
 from vigil.sources.adapters.convert import as_list, epoch_ms, to_int
-from vigil.sources.adapters.mapping import Append, Copy, Derive, Lookup, Set, compile_mapping
+from vigil.sources.adapters.mapping import (
+    Append,
+    Copy,
+    Derive,
+    Lookup,
+    Set,
+    compile_mapping,
+)
 from vigil.sources.base import Adapter
 
 INDEX = "logs-sentinel_one_cloud_funnel.event-default"

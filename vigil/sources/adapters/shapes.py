@@ -221,7 +221,7 @@ class _Writer:
         name = "shape_" + m._identifier(self.c.name)
         source = f"def {name}(raw):\n" + "".join(f"    {line}\n" for line in self.lines)
         namespace: dict[str, t.Any] = dict(self.consts)
-        # noqa: S102 - the source is written from our own mapping tables; raw values only ever flow through locals
+        # The source is written from our own mapping tables; raw values only ever flow through locals.
         exec(compile(source, f"<shape {self.c.name} {len(self.keys)} keys>", "exec"), namespace)  # noqa: S102
         fn = namespace[name]
         fn.__source__ = source
