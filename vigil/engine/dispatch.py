@@ -123,11 +123,15 @@ class Dispatcher:
             for bucket in by_category.values():
                 bucket.freeze()
         self._category_getters = {name: fields.getter(name) for name in self._buckets}
+        self._guard_roots = [(name, name.partition(".")[0]) for name in sorted(self.guard_fields)]
 
     def lookup(self, doc: Doc) -> set[int]:
         """The rules with a step whose category and guard `doc` satisfies (a superset of the rules it matches)."""
         out: set[int] = set()
-        cache: dict[str, t.Any] = {}
+        # Reading a field the event lacks costs a search of every flattened and mixed spelling (fields.py); the
+        # roots (first path segments) of the event's top-level keys rule most of those reads out at once.
+        roots = {key.partition(".")[0] for key in doc}
+        cache: dict[str, t.Any] = {name: None for name, root in self._guard_roots if root not in roots}
         for category_field, by_category in self._buckets.items():
             value = self._category_getters[category_field](doc)
             any_bucket = by_category.get(None)

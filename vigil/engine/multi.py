@@ -25,17 +25,19 @@ its location; the others still run.
 
 from __future__ import annotations
 
+import itertools
 import typing as t
 from dataclasses import asdict, dataclass, field
 
 import orjson
+from stringzilla import find
 
+from vigil.engine.compiler import compile_event_filter
 from vigil.engine.dispatch import Dispatcher, step_queries
-from vigil.engine.prefilter import RulePrefilter
+from vigil.engine.prefilter import RulePrefilter, rule_literals
 from vigil.engine.query import CompiledQuery, Match, QueryStream, compile_query
 from vigil.engine.sequence import DEFAULT_MAX_SEQUENCE_STATES
 from vigil.eql import ast
-from vigil.eql.literals import required_literals
 from vigil.errors import VigilError
 
 Doc = t.Dict[str, t.Any]
@@ -85,7 +87,7 @@ class BadInput(t.NamedTuple):
 class _Slot:
     """One runnable rule: what the caller passed, its compiled query, and how events reach it."""
 
-    __slots__ = ("rule", "compiled", "stream", "filter", "stats")
+    __slots__ = ("rule", "compiled", "stream", "filter", "pretest", "stats")
 
     def __init__(self, rule: t.Any, compiled: CompiledQuery, name: str):
         self.rule = rule
@@ -95,6 +97,13 @@ class _Slot:
         plain = compiled.kind == "event" and not compiled.query.pipes
         self.filter = compiled._filter if plain else None
         self.stream: t.Optional[QueryStream] = None if plain else compiled.stream()
+        # Sequences and samples: an event no step matches cannot change their result (it would only advance the
+        # stream's clock), so it is not fed; this spares parsing its timestamp once per rule.
+        self.pretest: t.Optional[t.Callable[[Doc], bool]] = None if plain else compiled._filter
+        if compiled.kind != "event":
+            tests = [compile_event_filter(q, category_field=compiled.category_field)
+                     for q in step_queries(compiled.query)]
+            self.pretest = tests[0] if len(tests) == 1 else (lambda doc: any(test(doc) for test in tests))
 
 
 def _rule_name(rule: t.Any) -> str:
@@ -107,6 +116,23 @@ def _rule_name(rule: t.Any) -> str:
     if isinstance(rule, CompiledQuery):
         return _rule_name(rule.query)
     return str(getattr(rule, "name", None) or getattr(rule, "rule_id", None) or rule)
+
+
+CALIBRATION_LINES = 2000
+
+
+def _head_lines(paths: t.Sequence[str], limit: int = CALIBRATION_LINES) -> list[bytes]:
+    """The first lines of the first readable file (not stdin, which cannot be read twice), to calibrate on."""
+    from vigil.io.ndjson import iter_lines
+
+    for path in paths:
+        if path == "-":
+            continue
+        try:
+            return [line for _, line in itertools.islice(iter_lines(path), limit)]
+        except VigilError:
+            continue
+    return []
 
 
 class MultiRuleEngine:
@@ -138,7 +164,7 @@ class MultiRuleEngine:
                 self.skipped.append((rule, error))
                 continue
             self.slots.append(_Slot(rule, compiled, _rule_name(rule)))
-        self.prefilter = RulePrefilter([required_literals(s.compiled.query) for s in self.slots],
+        self.prefilter = RulePrefilter([rule_literals(s.compiled.query) for s in self.slots],
                                        use_automaton=use_automaton)
         self.use_prefilter = prefilter and self.prefilter.skips_lines
         self.dispatcher = Dispatcher({
@@ -202,15 +228,17 @@ class MultiRuleEngine:
             self._bad(f"not a JSON object (a {type(doc).__name__})")
             return []
         stats.decoded += 1
-        return self.feed(doc)
+        return self.feed(doc, raw)
 
     def _bad(self, reason: str) -> None:
         self._stats.bad += 1
         if len(self.bad_lines) < self.keep_bad:
             self.bad_lines.append(BadInput(self._stats.lines, reason))
 
-    def feed(self, doc: Doc) -> list[RuleMatch]:
-        """One decoded event (in timestamp order): the matches it completes, in rule order."""
+    def feed(self, doc: Doc, raw: t.Optional[bytes] = None) -> list[RuleMatch]:
+        """One decoded event (in timestamp order): the matches it completes, in rule order. `raw`, the line it was
+        decoded from, lets each selected rule first check its rarest required literal on the bytes (cheaper than
+        evaluating it); pass it only when `doc` is that line's JSON as-is."""
         stats = self._stats
         stats.events += 1
         targets = self.dispatcher.lookup(doc)
@@ -218,15 +246,30 @@ class MultiRuleEngine:
             return []
         out: list[RuleMatch] = []
         slots = self.slots
-        stats.evaluations += len(targets)
+        rule_tests = self.prefilter.rule_tests if raw is not None and self.use_prefilter else None
+        low: t.Optional[bytes] = None
         for index in sorted(targets) if len(targets) > 1 else targets:
+            if rule_tests is not None:
+                tests = rule_tests.get(index)
+                if tests is not None:
+                    for text, folded in tests:
+                        if folded:
+                            if low is None:
+                                low = raw.lower()  # type: ignore[union-attr]
+                            if find(low, text) >= 0:
+                                break
+                        elif find(raw, text) >= 0:  # type: ignore[arg-type]
+                            break
+                    else:
+                        continue
+            stats.evaluations += 1
             slot = slots[index]
             slot.stats.fed += 1
             if slot.filter is not None:
                 if slot.filter(doc):
                     slot.stats.matches += 1
                     out.append((slot.rule, Match([doc])))
-            else:
+            elif slot.pretest(doc):  # type: ignore[misc]
                 found = slot.stream.feed(doc)  # type: ignore[union-attr]
                 if found:
                     slot.stats.matches += len(found)
@@ -257,6 +300,9 @@ class MultiRuleEngine:
         from vigil.io.ndjson import NdjsonReader
 
         paths = [paths] if isinstance(paths, str) else list(paths)
+        if self.use_prefilter and not self.prefilter.calibrated:
+            self.prefilter.calibrate(_head_lines(paths))
+            self._stats.prefilter = self.prefilter.describe()
         union = self.prefilter.union_literals if self.use_prefilter else None
         reader = self.reader = NdjsonReader(paths, prefilter=union, keep_bad=keep_bad, progress=progress)
         stats = self._stats
@@ -264,7 +310,7 @@ class MultiRuleEngine:
         before = (stats.lines, stats.skipped, stats.decoded, stats.bad)
         try:
             for item in reader:
-                found = feed(item.doc)
+                found = feed(item.doc, item.raw)
                 if found:
                     yield from found
         finally:

@@ -26,10 +26,12 @@ The formulas are only valid over documents used as-is (ECS): never prefilter raw
 
 from __future__ import annotations
 
+import bisect
 import collections
 import typing as t
 
-from vigil.eql.literals import Needle, RequiredLiterals
+from vigil.eql import ast
+from vigil.eql.literals import Needle, RequiredLiterals, required_literals
 
 try:  # a C extension: fall back to plain substring tests when it is not installed
     import ahocorasick as _ahocorasick
@@ -74,24 +76,108 @@ def _simplify(needles: t.Iterable[Needle]) -> tuple[Needle, ...]:
 class RulePrefilter:
     """The union of many rules' literal gates (see the module doc).
 
-    `formulas[i]` is rule i's `RequiredLiterals`, or None when its query gives none (the rule then needs every line).
-    """
+    `formulas[i]` is rule i's `RequiredLiterals`, or a sequence of them (one per sequence/sample step: the rule needs
+    a line when any step may match it), or None when the rule needs every line. `sample` (raw lines) lets the gates
+    be chosen by measurement (`calibrate`)."""
 
-    def __init__(self, formulas: t.Sequence[t.Optional[RequiredLiterals]], *, use_automaton: bool = True):
-        self.formulas = list(formulas)
-        self.always: frozenset[int] = frozenset(i for i, f in enumerate(self.formulas) if f is None)
-        shared = collections.Counter(c for f in self.formulas if f is not None for c in set(f.clauses))
+    def __init__(
+        self,
+        formulas: t.Sequence[t.Union[None, RequiredLiterals, t.Sequence[RequiredLiterals]]],
+        *,
+        use_automaton: bool = True,
+        sample: t.Sequence[bytes] = (),
+    ):
+        self.formulas: list[t.Optional[tuple[RequiredLiterals, ...]]] = [
+            None if f is None else (f,) if isinstance(f, RequiredLiterals) else tuple(f) for f in formulas
+        ]
+        self.always: frozenset[int] = frozenset(i for i, f in enumerate(self.formulas) if not f)
+        self.use_automaton = use_automaton
+        self.calibrated = False
+        self._shared = collections.Counter(
+            c for steps in self.formulas if steps for f in steps for c in set(f.clauses)
+        )
+        self._choose(lambda clause: (self._shared[clause], min(n.score for n in clause)))
+        if sample:
+            self.calibrate(sample)
 
-        def preference(clause: Clause) -> tuple[int, float]:
-            return shared[clause], min(n.score for n in clause)
-
-        self.gates: dict[int, Clause] = {
-            i: max(f.clauses, key=preference) for i, f in enumerate(self.formulas) if f is not None
+    def _choose(self, preference: t.Callable[[Clause], t.Any]) -> None:
+        """Gate every step of every rule on its preferred clause; build the union and its line test."""
+        self.gates: dict[int, tuple[Clause, ...]] = {
+            i: tuple(max(f.clauses, key=preference) for f in steps) for i, steps in enumerate(self.formulas) if steps
         }
-        self.needles: tuple[Needle, ...] = _simplify(n for gate in self.gates.values() for n in gate)
+        self._set_union()
+        self._set_rule_tests(lambda clause: -min(n.score for n in clause))
+
+    def _set_rule_tests(self, rate: t.Callable[[Clause], t.Any]) -> None:
+        """Per rule, the substring tests of its rarest clause per step: a line holding none of them cannot match
+        the rule (checked on a decoded event's raw line before the rule is evaluated)."""
+        self.rule_tests: dict[int, tuple[tuple[bytes, bool], ...]] = {
+            i: tuple(_tests(n for f in steps for n in min(f.clauses, key=rate)))
+            for i, steps in enumerate(self.formulas) if steps
+        }
+
+    def _set_union(self) -> None:
+        self.needles: tuple[Needle, ...] = _simplify(
+            n for gates in self.gates.values() for gate in gates for n in gate
+        )
         self._tests = _tests(self.needles)
-        self.uses_automaton = bool(use_automaton and HAS_AUTOMATON and len(self._tests) >= AUTOMATON_FROM)
+        self.uses_automaton = bool(self.use_automaton and HAS_AUTOMATON and len(self._tests) >= AUTOMATON_FROM)
         self._may_match = self._automaton_test() if self.uses_automaton else self._substring_test()
+
+    def calibrate(self, lines: t.Sequence[bytes]) -> None:
+        """Re-choose the gates so that the union holds on as few of `lines` as possible (greedy: each step takes
+        the clause adding the fewest new lines to what the union already holds). Answers stay correct whatever
+        the sample; only the share of lines skipped changes."""
+        lines = [line for line in lines if line.strip()]
+        if not lines:
+            return
+        block = b"\n".join(lines) + b"\n"
+        lowered = block.lower()
+        starts = [0]
+        for line in lines:
+            starts.append(starts[-1] + len(line) + 1)
+        text_masks: dict[tuple[bytes, bool], int] = {}
+
+        def text_mask(text: bytes, folded: bool) -> int:
+            """Which sample lines hold `text`: one search per hit line, jumping to the next line after a hit."""
+            key = (text, folded)
+            if key not in text_masks:
+                hay, bits, pos = (lowered if folded else block), 0, 0
+                while True:
+                    pos = hay.find(text, pos)
+                    if pos < 0:
+                        break
+                    index = bisect.bisect_right(starts, pos) - 1
+                    bits |= 1 << index
+                    pos = starts[index + 1]
+                text_masks[key] = bits
+            return text_masks[key]
+
+        masks: dict[Clause, int] = {}
+
+        def mask(clause: Clause) -> int:
+            if clause not in masks:
+                bits = 0
+                for text, folded in _tests(clause):
+                    bits |= text_mask(text, folded)
+                masks[clause] = bits
+            return masks[clause]
+
+        steps = [(i, f) for i, fs in enumerate(self.formulas) if fs for f in fs]
+        # steps whose best clause is common anyway go first: the others may then ride on the lines they add
+        steps.sort(key=lambda item: -min(mask(c).bit_count() for c in item[1].clauses))
+        union = 0
+        chosen: dict[int, list[Clause]] = {}
+        for index, formula in steps:
+            best = min(formula.clauses, key=lambda c: ((union | mask(c)).bit_count(), -self._shared[c],
+                                                       -min(n.score for n in c)))
+            union |= mask(best)
+            chosen.setdefault(index, []).append(best)
+        self.gates = {i: tuple(clauses) for i, clauses in chosen.items()}
+        self._set_union()
+        self._set_rule_tests(lambda clause: mask(clause).bit_count())
+        self.calibrated = True
+        self.sample_rate = union.bit_count() / len(lines)
 
     # ---------------------------------------------------------------------------------------------- building
     def _substring_test(self) -> t.Callable[[bytes], bool]:
@@ -154,8 +240,8 @@ class RulePrefilter:
 
     def rule_may_match(self, rule: int, line: bytes) -> bool:
         """Rule `rule`'s own formula (what `RequiredLiterals.may_match` answers); True for rules without one."""
-        formula = self.formulas[rule]
-        return True if formula is None else formula.may_match(line)
+        steps = self.formulas[rule]
+        return True if not steps else any(f.may_match(line) for f in steps)
 
     def describe(self) -> dict[str, t.Any]:
         """What the union is made of, for `stats` and docs."""
@@ -163,5 +249,53 @@ class RulePrefilter:
             "needles": [str(n) for n in self.needles],
             "tests": len(self._tests),
             "automaton": self.uses_automaton,
+            "calibrated": self.calibrated,
             "rules_without_literals": len(self.always),
         }
+
+
+# ------------------------------------------------------------------------------------------- per-rule formulas
+def _bounded(expr: ast.Expr) -> bool:
+    """Is the literal derivation of this conjunct cheap? An `or` over `and`s makes `required_literals` distribute
+    clauses (a product that can take minutes on one rule of the Linux corpus); such conjuncts are left out, which
+    only weakens the formula (every remaining clause is still necessary)."""
+    if isinstance(expr, ast.Or):
+        return not any(isinstance(o, (ast.And, ast.Or)) for o in expr.operands)
+    if isinstance(expr, ast.Not):
+        return _bounded(expr.operand)
+    return True
+
+
+def _conjuncts(expr: ast.Expr) -> t.Iterator[ast.Expr]:
+    if isinstance(expr, ast.And):
+        for operand in expr.operands:
+            yield from _conjuncts(operand)
+    else:
+        yield expr
+
+
+def step_literals(step: ast.EventQuery) -> t.Optional[RequiredLiterals]:
+    """The clauses one event query requires (its category and each cheap top-level conjunct), or None."""
+    clauses: list[Clause] = []
+    category = required_literals(ast.EventQuery(category=step.category, condition=ast.Literal(True)))
+    if category is not None:
+        clauses.extend(category.clauses)
+    for conjunct in _conjuncts(step.condition):
+        if _bounded(conjunct):
+            found = required_literals(conjunct)
+            if found is not None:
+                clauses.extend(c for c in found.clauses if c not in clauses)
+    return RequiredLiterals(tuple(clauses)) if clauses else None
+
+
+def rule_literals(query: ast.Query) -> t.Optional[tuple[RequiredLiterals, ...]]:
+    """One formula per step whose events can change the query's result, or None when some step needs every line."""
+    from vigil.engine.dispatch import step_queries
+
+    formulas = []
+    for step in step_queries(query):
+        formula = step_literals(step)
+        if formula is None:
+            return None
+        formulas.append(formula)
+    return tuple(formulas)

@@ -19,7 +19,9 @@ class SensorStats:
     events: int = 0  # exec events emitted
     full: int = 0  # enriched completely
     zombie: int = 0  # only comm/ids left: the process exited before we read it
-    gone: int = 0  # reaped before we looked: pid only
+    exited: int = 0  # reaped before we looked, named from the kernel's exit record (comm, real ids, ppid)
+    gone: int = 0  # reaped before we looked and no exit record: pid only
+    exit_lost_batches: int = 0  # ENOBUFS on the exit-record socket: some names were dropped (never events)
     lost_batches: int = 0  # kernel buffer overruns (ENOBUFS): one or more events dropped each time
     rescans: int = 0  # /proc rescans run after a loss
     rescued: int = 0  # processes found by those rescans

@@ -24,7 +24,7 @@ import time
 import typing as t
 from dataclasses import dataclass
 
-from vigil.sensor.enrich import FULL, GONE, Clock, NameCache, ProcInfo
+from vigil.sensor.enrich import EXITED, FULL, GONE, Clock, NameCache, ProcInfo
 from vigil.sources.base import Record
 
 SENSOR_INDEX = "logs-endpoint.events.process-default"
@@ -32,11 +32,21 @@ SOURCE_NAME = "sensor"
 ECS_VERSION = "8.11.0"
 
 
+_second_prefix: tuple[int, str] = (-1, "")  # (epoch second, "YYYY-MM-DDTHH:MM:SS"): one tuple, swapped atomically
+
+
 def iso_ns(ns: int) -> str:
-    """Nanoseconds since the epoch → ISO 8601 UTC with microseconds and a `Z`."""
+    """Nanoseconds since the epoch → ISO 8601 UTC with microseconds and a `Z`.
+
+    The reader formats three timestamps per exec; the date part is cached per second (datetime + strftime cost
+    ~9 us per call on the test VM, the cached path under 1 us)."""
+    global _second_prefix
     seconds, rest = divmod(ns, 1_000_000_000)
-    moment = dt.datetime.fromtimestamp(seconds, dt.timezone.utc).replace(microsecond=rest // 1000)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    cached_second, prefix = _second_prefix
+    if cached_second != seconds:
+        prefix = dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_prefix = (seconds, prefix)
+    return f"{prefix}.{rest // 1000:06d}Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +168,8 @@ class EventBuilder:
         if info.outcome != FULL:
             event["outcome"] = "unknown"
             all_tags.append("enrichment_failed" if info.outcome == GONE else "enrichment_partial")
+            if info.outcome == EXITED:
+                all_tags.append("from_exit_record")  # name and ids from the kernel's exit record, not /proc
         doc: dict[str, t.Any] = {
             "@timestamp": iso_ns(when),
             "ecs": {"version": ECS_VERSION},
@@ -176,6 +188,10 @@ class EventBuilder:
             doc["group"] = self._ids("group", info.gids[1])
             process["group"] = self._ids("group", info.gids[1])
             process["real_group"] = self._ids("group", info.gids[0])
+        if info.uids is None and info.real_ids is not None:
+            # An exit record has the real ids only: the effective ones (user.*) stay unknown rather than guessed.
+            process["real_user"] = self._ids("user", info.real_ids[0])
+            process["real_group"] = self._ids("group", info.real_ids[1])
         if all_tags:
             doc["tags"] = all_tags
         return doc

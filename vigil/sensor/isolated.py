@@ -39,6 +39,7 @@ class IsolatedConnectorBackend(ConnectorBackend):
         self._pending: list[bytes] = []
         self._write_fd: t.Optional[int] = None
         self._last_stats = 0.0
+        self.evaluator_priority: t.Optional[str] = None  # set by the service: this thread feeds the evaluator
 
     # ------------------------------------------------------------------------------------------------ parent side
     def start(self) -> None:
@@ -50,12 +51,18 @@ class IsolatedConnectorBackend(ConnectorBackend):
         os.close(write_fd)
         self._child, self._read_fd = pid, read_fd
         self.connector.sock.close()  # the child owns the subscription now
+        if self.exits is not None:
+            self.exits.sock.close()  # and the exit-record registration (closing our copy leaves it registered)
         self.notes.append(f"reader process pid {pid}")
         self._thread = threading.Thread(target=self._guarded, name="vigil-connector-pipe", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         """Parent thread: JSON lines from the child → Records (or counters)."""
+        if self.evaluator_priority is not None:
+            from vigil.sensor.priority import raise_thread
+
+            self.notes.append(f"pipe thread at {raise_thread(self.evaluator_priority)}")
         buffer = b""
         record = self.builder.record
         emit = self.emit
@@ -104,7 +111,7 @@ class IsolatedConnectorBackend(ConnectorBackend):
 
     def close(self) -> None:
         if self._child is None:
-            self.connector.close()
+            super().close()
 
     # ------------------------------------------------------------------------------------------------- child side
     def _child_main(self, write_fd: int) -> None:  # pragma: no cover - child process

@@ -4,6 +4,11 @@ Why a dedicated real-time thread: at default priority 12-43 % of `/bin/true` run
 /proc was read; with SCHED_FIFO 10 that fell to 0-0.16 % (docs/live-collection.md §1). The kernel's RT throttling
 (95 %) bounds the risk of a runaway loop. Enriched events go through a queue to the normal-priority evaluator.
 
+Per batch of exec events the loop (1) reads, for every event, what vanishes when the process exits (`exe`,
+`cmdline`, `cwd`) and then `stat` (enrich.read_fast), (2) reads `status`, which lasts until the reap, (3) names the
+processes that were already reaped from the kernel's exit records (taskstats.py), and only then (4) builds and
+emits the documents: no exec waits behind another exec's slow reads or JSON building.
+
 Loss: every ENOBUFS is counted and followed by one /proc rescan that picks up still-running processes started since
 shortly before the loss (short ones that already exited are lost for good, and counted).
 """
@@ -19,10 +24,12 @@ import typing as t
 from vigil.sensor.backend import Backend, Emit
 from vigil.sensor.connector import ConnectorUnavailable, ProcConnector
 from vigil.sensor.ecs import EventBuilder
-from vigil.sensor.enrich import CLK_TCK, FULL, GONE, ParentCache, read_proc
+from vigil.sensor.enrich import CLK_TCK, EXITED, FULL, GONE, ParentCache, apply_exit_record, read_fast, read_rest
 from vigil.sensor.procpoll import ProcScanner
+from vigil.sensor.taskstats import ExitListener, TaskstatsUnavailable
 
 RT_PRIORITY = 10
+BATCH = 32  # exec events per round: large enough to do the race-critical reads first, small for latency
 SELF_TEST_TIMEOUT = 1.0
 RESCAN_MARGIN_TICKS = 2 * CLK_TCK  # look back 2 s before the last event seen before a loss
 
@@ -33,13 +40,13 @@ def boottime_ticks() -> int:
 
 class ConnectorBackend(Backend):
     name = "connector"
-    can_miss = ("nothing at the kernel level unless the receive buffer overflows (counted as lost batches, then a "
-                "/proc rescan recovers still-running processes); a process that exits before its /proc is read "
-                "keeps only its pid (or comm, if not reaped yet) - rare with real-time priority, common when the CPUs are "
-                "saturated (16 % of 1-ms processes at ~1,200 execs/s on 2 busy CPUs)")
+    can_miss = ("no exec unless the receive buffer overflows (counted as lost batches, then a /proc rescan recovers "
+                "still-running processes); a process that ends before its /proc is read loses detail, not its event: "
+                "it keeps comm, real ids and parent from /proc stat (zombie) or the kernel's exit record (exited), "
+                "or only its pid (gone) when exit records are unavailable (they need CAP_NET_ADMIN)")
 
     def __init__(self, emit: Emit, builder: EventBuilder, *, realtime: bool = True, self_test: bool = True,
-                 rcvbuf: t.Optional[int] = None, proc_root: str = "/proc"):
+                 rcvbuf: t.Optional[int] = None, proc_root: str = "/proc", exit_records: bool = True):
         super().__init__(emit)
         self.builder = builder
         self.realtime_wanted = realtime
@@ -51,12 +58,23 @@ class ConnectorBackend(Backend):
         self.last_ticks = boottime_ticks()
         self._lost_handled = 0
         self.paused = False  # tests: stop reading to provoke an overflow
+        self.exits: t.Optional[ExitListener] = None
+        if exit_records:
+            try:
+                self.exits = ExitListener()
+            except TaskstatsUnavailable as error:
+                self.notes.append(f"no exit records ({error.reason}): a process reaped before /proc is read "
+                                  "keeps only its pid")
         try:
             if self_test:
                 self._self_test()
         except BaseException:
             self.connector.close()
+            if self.exits is not None:
+                self.exits.close()
             raise
+        if self.exits is not None:
+            self.notes.append("exit records (taskstats) name processes reaped before /proc is read")
         self.notes.append(
             "exec-only filter in the kernel" if self.connector.filter_active else "exec filter applied in userspace")
         self.notes.append(f"receive buffer {self.connector.rcvbuf // 1024} KiB"
@@ -96,19 +114,33 @@ class ConnectorBackend(Backend):
 
     def _capture_loop(self) -> None:
         conn = self.connector
+        exits = self.exits
+        watched = [conn] if exits is None else [conn, exits]
         builder = self.builder
+        from_monotonic = builder.clock.from_monotonic
         stats = self.stats
         proc_root = self.proc_root
         while not self.stopping.is_set():
             if self.paused:
                 time.sleep(0.01)
                 continue
-            ready, _, _ = select.select([conn], [], [], 0.2)
+            ready, _, _ = select.select(watched, [], [], 0.2)
             if not ready:
                 continue
-            events = conn.recv_execs()
-            # Read every new process's /proc first, building documents after: short processes are reaped fast.
-            infos = [read_proc(event.tgid, proc_root) for event in events]
+            # At most BATCH events per round: the documents of a round reach the pipe only at its end.
+            events = conn.recv_execs(BATCH) if conn in ready else []
+            # (1) + (2): the race-critical reads of the whole batch first, the lasting ones after.
+            fast = [read_fast(event.tgid, proc_root) for event in events]
+            infos = [read_rest(info, fd) for info, fd in fast]
+            if exits is not None:
+                for event, info in zip(events, infos):
+                    if info.outcome == GONE:  # (3) reaped already: its exit record is in our socket by now
+                        record = exits.take(info.pid, from_monotonic(event.timestamp_ns) / 1e9)
+                        if record is not None:
+                            apply_exit_record(info, record)
+                if exits in ready:
+                    exits.drain()  # keep the socket empty: names of later exits must not be dropped
+                stats.exit_lost_batches = exits.lost_batches
             for event, info in zip(events, infos):
                 parent = self.parents.get(info.ppid) if info.ppid else None
                 doc = builder.build(event.timestamp_ns, info, parent)
@@ -117,6 +149,8 @@ class ConnectorBackend(Backend):
                     stats.full += 1
                 elif info.outcome == GONE:
                     stats.gone += 1
+                elif info.outcome == EXITED:
+                    stats.exited += 1
                 else:
                     stats.zombie += 1
                 if info.starttime is not None:
@@ -139,3 +173,5 @@ class ConnectorBackend(Backend):
 
     def close(self) -> None:
         self.connector.close()
+        if self.exits is not None:
+            self.exits.close()

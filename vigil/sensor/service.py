@@ -25,11 +25,16 @@ from vigil.eql import ast
 from vigil.rules.model import Rule
 from vigil.sensor.ecs import EventBuilder, HostInfo
 from vigil.sensor.live import LiveDetector, load_runners
+from vigil.sensor.priority import raise_thread
 from vigil.sensor.select import Selection, choose_backend, privileges
 
 log = logging.getLogger("vigil.sensor")
 STATUS_FILE = "watch-status.json"
 STATUS_EVERY = 2.0
+# The evaluator (this loop) and the thread feeding it run above normal priority when allowed: see priority.py and
+# the measurements in docs/sensor.md. `realtime` is faster on a saturated host; `nice` can never starve anything.
+EVALUATOR_PRIORITY = "nice"
+BATCH_MS = 5.0  # alerts of a burst are committed together, at most this late (flushed at once when the queue empties)
 _SYSLOG_LEVEL = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
 
@@ -95,7 +100,8 @@ class Watcher:
     def __init__(self, *, store_path: Path, rules_loader: t.Callable[[], list[Rule]], mode: str = "auto",
                  duration: t.Optional[float] = None, exception_store: t.Any = None,
                  status_path: t.Optional[Path] = None, echo: t.Callable[[str], None] = print,
-                 backend_options: t.Optional[dict] = None):
+                 backend_options: t.Optional[dict] = None, evaluator_priority: str = EVALUATOR_PRIORITY,
+                 batch_ms: float = BATCH_MS):
         self.store_path = store_path
         self.rules_loader = rules_loader
         self.mode = mode
@@ -104,6 +110,8 @@ class Watcher:
         self.status_path = status_path
         self.echo = echo
         self.backend_options = dict(backend_options or {})
+        self.evaluator_priority = evaluator_priority
+        self.batch_ms = batch_ms
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = False
         self._reload = False
@@ -144,7 +152,10 @@ class Watcher:
             (signal.SIGHUP, self.request_reload))}
         backend = self.selection.backend
         store = AlertStore(self.store_path)
-        detector = LiveDetector(store, runners, echo=self.echo, index=self.index)
+        detector = LiveDetector(store, runners, echo=self.echo, index=self.index, batch_ms=self.batch_ms)
+        log.info("evaluator at %s", raise_thread(self.evaluator_priority))
+        if hasattr(backend, "evaluator_priority"):
+            backend.evaluator_priority = self.evaluator_priority
         deadline = None if self.duration is None else time.monotonic() + self.duration
         next_status = 0.0
         try:
@@ -162,6 +173,8 @@ class Watcher:
                     record = None
                 if record is not None:
                     detector.feed(record)
+                if self.queue.empty():
+                    detector.flush()  # nothing else waiting: commit now rather than at the end of the window
                 if backend.error is not None:
                     log.error("capture stopped: %s", backend.error)
                     return 1
