@@ -25,6 +25,10 @@ from vigil.errors import ConfigError
 @click.option("--interval", type=click.FloatRange(min=0.01), default=0.1, show_default=True, metavar="SECONDS",
               help="Poll interval of the procpoll mode.")
 @click.option("--no-realtime", is_flag=True, help="Do not raise the reader thread to SCHED_FIFO.")
+@click.option("--evaluator-priority", type=click.Choice(["nice", "realtime", "normal"]), default="nice",
+              show_default=True,
+              help="Scheduling of the rule evaluator: nice -10; realtime (SCHED_FIFO below the reader: lowest "
+                   "latency under load, but a runaway rule set could take most of a CPU); normal.")
 @click.option("--status", "show_status", is_flag=True,
               help="Print the running watcher's mode, why, what it can miss and its counters (or, when none "
                    "runs, what a watcher would use here), then exit.")
@@ -32,7 +36,8 @@ from vigil.errors import ConfigError
 @click.option("-v", "--verbose", is_flag=True, help="Log skipped rules and other details.")
 @config_option()
 def watch(db: t.Optional[Path], rule_refs: tuple[str, ...], mode: str, duration: t.Optional[float],
-          interval: float, no_realtime: bool, show_status: bool, as_json: bool, verbose: bool,
+          interval: float, no_realtime: bool, evaluator_priority: str, show_status: bool, as_json: bool,
+          verbose: bool,
           config_path: t.Optional[Path]) -> None:
     """Watch process starts on this host and alert on them with the enabled rules, as they happen.
 
@@ -69,6 +74,7 @@ def watch(db: t.Optional[Path], rule_refs: tuple[str, ...], mode: str, duration:
         exception_store=ExceptionStore(config.exceptions_dir), status_path=status_path,
         echo=lambda line: click.echo(line, nl=True),
         backend_options={"interval": interval, "realtime": not no_realtime},
+        evaluator_priority=evaluator_priority,
     )
     # Notifications and response actions for new alerts, the same as `vigil run` and `vigil hunt` do.
     with AlertStore(store_path) as actions_store, AlertActions(config, actions_store) as actions:
