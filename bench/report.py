@@ -40,6 +40,22 @@ class Goal:
     measured: str
     missed: t.Optional[bool]  # None: not measured in this run
     spread: str = ""
+    rounds_missed: int = 0  # rounds whose own figure misses the goal (the median may still meet it)
+    rounds: int = 0
+
+    @property
+    def verdict(self) -> str:
+        if self.missed is None:
+            return "not measured"
+        if self.missed:
+            return "**missed**"
+        if self.rounds_missed:
+            return f"met by the median; missed in {self.rounds_missed} of {self.rounds} rounds"
+        return "met"
+
+    @property
+    def borderline(self) -> bool:
+        return bool(self.missed or self.rounds_missed)
 
 
 # ------------------------------------------------------------------------------------------------------- goals
@@ -51,15 +67,16 @@ def goals(by_key: dict) -> list[Goal]:
         ratio = vigil.median("wall") / grep.median("wall")
         cpu = vigil.median("cpu") / grep.median("cpu")
         out.append(Goal("grep", "vigil ≤ 1.3× grep (wall)", f"{ratio:.2f}× (CPU time: {cpu:.2f}×)", ratio > 1.3,
-                        per_round(vigil, grep, lambda a, b: a / b, "×")))
+                        per_round(vigil, grep, lambda a, b: a / b, "×"),
+                        sum(x.wall / y.wall > 1.3 for x, y in zip(vigil.runs, grep.runs)), len(vigil.runs)))
     else:
         out.append(Goal("grep", "vigil ≤ 1.3× grep (wall)", "not run", None))
     if vigil and eql and vigil.runs and eql.runs:
         ratio = eql.median("wall") / vigil.median("wall")
         cpu = eql.median("cpu") / vigil.median("cpu")
         out.append(Goal("eql", "vigil ≥ 20× faster than eql (wall)", f"{ratio:.1f}× (CPU time: {cpu:.1f}×)",
-                        ratio < 20,
-                        per_round(eql, vigil, lambda a, b: a / b, "×")))
+                        ratio < 20, per_round(eql, vigil, lambda a, b: a / b, "×"),
+                        sum(x.wall / y.wall < 20 for x, y in zip(eql.runs, vigil.runs)), len(eql.runs)))
     else:
         out.append(Goal("eql", "vigil ≥ 20× faster than eql (wall)", "not run", None))
     noliteral = by_key.get("noliteral")
@@ -69,7 +86,8 @@ def goals(by_key: dict) -> list[Goal]:
         per_cpu = noliteral.events / noliteral.median("cpu")
         out.append(Goal("noliteral", "no-literal query ≥ 200,000 events/s (whole process)",
                         f"{rate:,.0f} events/s (per CPU second: {per_cpu:,.0f})",
-                        rate < 200_000, f"{rates[0]:,.0f} - {rates[-1]:,.0f}"))
+                        rate < 200_000, f"{rates[0]:,.0f} - {rates[-1]:,.0f}", sum(r < 200_000 for r in rates),
+                        len(rates)))
     else:
         out.append(Goal("noliteral", "no-literal query ≥ 200,000 events/s", "not run", None))
     full = [tool for tool in (vigil, noliteral) if tool and tool.runs]
@@ -280,11 +298,11 @@ def render(ctx: Context, tools: list, goal_list: list[Goal], profiles: dict[str,
         "| goal | measured (medians) | per round | verdict |",
         "|---|---|---|---|",
         *[f"| {g.text} | {g.measured} | {g.spread} | "
-          f"{'not measured' if g.missed is None else '**missed**' if g.missed else 'met'} |" for g in goal_list],
+          f"{g.verdict} |" for g in goal_list],
         "",
     ]
     if profiles:
-        out += ["## Where the time goes (missed goals)", "",
+        out += ["## Where the time goes (goals missed, or met only narrowly)", "",
                 "cProfile of one `vigil query` run over the same file, the functions with the most own time "
                 "(cProfile slows Python-level calls down, so read it for proportions, not seconds).", ""]
         for name, text in profiles.items():
@@ -343,6 +361,5 @@ def summary(tools: list, goal_list: list[Goal]) -> str:
                          f"{tool.median('cpu'):8.2f} {rate:11,.0f} {tool.median('rss_kib') / 1024:8.1f}"
                          + ("  MISMATCH" if tool.problem else ""))
     for goal in goal_list:
-        verdict = "not measured" if goal.missed is None else "MISSED" if goal.missed else "met"
-        lines.append(f"goal: {goal.text}: {goal.measured} -> {verdict}")
+        lines.append(f"goal: {goal.text}: {goal.measured} -> {goal.verdict.replace('**', '')}")
     return "\n".join(lines)

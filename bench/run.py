@@ -347,11 +347,11 @@ def main(argv: t.Optional[list[str]] = None) -> int:
     profiles: dict[str, str] = {}
     goals = report.goals(by_key)
     if not args.no_profile:
-        if any(g.missed for g in goals if g.key in ("grep", "eql")) and "vigil" in by_key:
-            log(quiet, "profiling the Nping query (a goal was missed)")
+        if any(g.borderline for g in goals if g.key in ("grep", "eql")) and "vigil" in by_key:
+            log(quiet, "profiling the Nping query (a goal was missed in the median or a round)")
             profiles["Nping rule"] = profile(["query", NPING_QUERY, str(main_file)], work, "nping")
-        if any(g.missed for g in goals if g.key == "noliteral") and "noliteral" in by_key:
-            log(quiet, "profiling the no-literal query (a goal was missed)")
+        if any(g.borderline for g in goals if g.key == "noliteral") and "noliteral" in by_key:
+            log(quiet, "profiling the no-literal query (a goal was missed in the median or a round)")
             profiles["no-literal query"] = profile(["query", NO_LITERAL_QUERY, str(main_file)], work, "noliteral")
 
     extras: dict[str, t.Optional[str]] = {}

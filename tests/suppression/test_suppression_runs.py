@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 
 import pytest
@@ -206,7 +208,9 @@ def test_max_signals_caps_what_is_searched_and_warns_as_kibana(tmp_path, store):
 
 
 def test_a_bad_setting_fails_the_execution_with_its_location(tmp_path, store):
-    rule = make_rule(tmp_path, alert_suppression={"group_by": ["host.name"], "duration": {"value": 5, "unit": "d"}})
+    # Rule files are validated when loaded; a rule built in code with a bad setting still fails its execution cleanly.
+    rule = dataclasses.replace(make_rule(tmp_path), alert_suppression={"group_by": ["host.name"],
+                                                                        "duration": {"value": 5, "unit": "d"}})
     result = run(rule, [event(1, T - 6 * M)], store, T)
     assert result.status == messages.FAILED
     assert "rule.alert_suppression.duration.unit" in result.message and rule.location in result.message

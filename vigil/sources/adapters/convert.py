@@ -20,9 +20,13 @@ _MAX_PREFIXES = 65536
 
 
 def _prefix(seconds: str) -> str:
-    if len(_PREFIXES) >= _MAX_PREFIXES:
-        _PREFIXES.clear()
-    text = _PREFIXES[seconds] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(seconds)))
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(seconds)))
+    # Only plain ASCII digit keys are cached: inlined converters (`epoch_ms.inline`) take a cache hit as proof that
+    # the text was digits, so `int()`'s extras (sign, blanks, `_`, non-ASCII digits) must never become keys.
+    if seconds.isascii() and seconds.isdigit():
+        if len(_PREFIXES) >= _MAX_PREFIXES:
+            _PREFIXES.clear()
+        _PREFIXES[seconds] = text
     return text
 
 
@@ -40,6 +44,8 @@ def _second_prefix(seconds: int) -> str:
 
 # ".000Z" ... ".999Z": string formatting with a width spec costs more than the rest of a conversion together.
 _MILLIS = tuple(f".{n:03d}Z" for n in range(1000))
+# "000" → ".000Z" ... : a hit proves the text was three ASCII digits (the inlined converters rely on it).
+_MILLIS_TEXT = {f"{n:03d}": f".{n:03d}Z" for n in range(1000)}
 
 
 def iso_from_ms(ms: int) -> str:
@@ -68,6 +74,17 @@ def epoch_ms(value: t.Any) -> t.Optional[str]:
     return None
 
 
+def _epoch_ms_inline(args: list[str], fallback: str, const: t.Callable[[t.Any], str]) -> str:
+    # The 13-digit string case as one expression (no call): a hit in both caches proves the text was digits, which
+    # is exactly the fast path above; anything else goes through the function.
+    v, p, m = args[0], const(_PREFIXES), const(_MILLIS_TEXT)
+    return (f"({fallback}({v}) if {v}.__class__ is not str or len({v}) != 13 or (_p := {p}.get({v}[:10])) is None"
+            f" or (_m := {m}.get({v}[10:])) is None else _p + _m)")
+
+
+epoch_ms.inline = _epoch_ms_inline  # type: ignore[attr-defined]
+
+
 def epoch_seconds(value: t.Any) -> t.Optional[str]:
     """`UNIX`: epoch seconds with an optional fraction (`"1760406073.568"`) → ISO-8601 UTC with milliseconds.
 
@@ -85,6 +102,15 @@ def epoch_seconds(value: t.Any) -> t.Optional[str]:
     if isinstance(value, float):
         return iso_from_ms(int(round(value * 1000)))
     return None
+
+
+def _epoch_seconds_inline(args: list[str], fallback: str, const: t.Callable[[t.Any], str]) -> str:
+    v, p, m = args[0], const(_PREFIXES), const(_MILLIS_TEXT)  # "1760406073.568", the usual FDR form, as above
+    return (f"({fallback}({v}) if {v}.__class__ is not str or len({v}) != 14 or {v}[10] != '.'"
+            f" or (_p := {p}.get({v}[:10])) is None or (_m := {m}.get({v}[11:])) is None else _p + _m)")
+
+
+epoch_seconds.inline = _epoch_seconds_inline  # type: ignore[attr-defined]
 
 
 def filetime(value: t.Any) -> t.Optional[str]:
@@ -113,6 +139,13 @@ def to_int(value: t.Any) -> t.Optional[int]:
         return None
 
 
+# Digit strings of ordinary length: `int()` cannot fail on them (the length bound keeps clear of Python's limit on
+# the digits of a string conversion, where `int()` raises and `to_int` returns None).
+to_int.inline = lambda args, fallback, const: (  # type: ignore[attr-defined]
+    f"(int({args[0]}) if {args[0]}.__class__ is str and {args[0]}.isascii() and {args[0]}.isdigit()"
+    f" and len({args[0]}) < 100 else {fallback}({args[0]}))")
+
+
 def to_str(value: t.Any) -> t.Optional[str]:
     """`convert type: string` (keyword fields that some sources send as numbers)."""
     if value is None or isinstance(value, (dict, list)):
@@ -128,6 +161,8 @@ def as_list(value: t.Any) -> list:
 
 
 as_list.never_none = True  # type: ignore[attr-defined]  # lets compiled shapes set its result unconditionally
+as_list.inline = lambda args, fallback, const: (  # type: ignore[attr-defined]
+    f"({args[0]} if {args[0]}.__class__ is list else {fallback}({args[0]}))")
 
 
 def comma_list(value: t.Any) -> t.Optional[list]:
@@ -156,3 +191,7 @@ def nonzero_hash(value: t.Any) -> t.Optional[str]:
     if isinstance(value, str) and value.strip("0"):
         return value
     return None
+
+
+nonzero_hash.inline = lambda args, fallback, const: (  # type: ignore[attr-defined]
+    f"({args[0]} if {args[0]}.__class__ is str and {args[0]}.strip('0') else {fallback}({args[0]}))")

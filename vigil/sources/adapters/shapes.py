@@ -94,12 +94,15 @@ class _Writer:
             node = node.child(part)
         node.value(leaf, expr, conditional)
 
-    def call(self, fn: t.Callable, args: str) -> tuple[str, bool]:
-        # Converters are pure: the same converter of the same values is computed once per record.
-        key = (id(fn), args)
+    def call(self, fn: t.Callable, args: list[str]) -> tuple[str, bool]:
+        # Converters are pure: the same converter of the same values is computed once per record. A converter with
+        # an `inline` writer becomes an expression here (its common case without a call, the function otherwise).
+        key = (id(fn), ", ".join(args))
         if key not in self.calls:
             var = self.temp("c")
-            self.lines.append(f"{var} = {self.const(fn)}({args})")
+            inline = getattr(fn, "inline", None)
+            expr = inline(args, self.const(fn), self.const) if inline else f"{self.const(fn)}({key[1]})"
+            self.lines.append(f"{var} = {expr}")
             self.calls[key] = (var, not getattr(fn, "never_none", False))
         return self.calls[key]
 
@@ -115,7 +118,7 @@ class _Writer:
                     continue
                 expr, conditional = self.load(src), False
                 if step.convert is not None:
-                    expr, conditional = self.call(step.convert, expr)
+                    expr, conditional = self.call(step.convert, [expr])
                 for path in m._dsts(step.dst):
                     self.put(path, expr, conditional)
             elif isinstance(step, m.Set):
@@ -133,22 +136,49 @@ class _Writer:
                 for src in step.srcs:
                     if src in self.present:
                         expr = self.load(src)
-                        items.append(self.call(step.convert, expr) if step.convert else (expr, False))
+                        items.append(self.call(step.convert, [expr]) if step.convert else (expr, False))
             else:  # pragma: no cover - guarded by the type
                 raise TypeError(f"unknown mapping step {step!r}")
         for path, items in self.appends.items():
             self.append_list(path, items)
         if self.c.vendor:
             self.vendor_namespace()
+        conditionals = self.conditionals(self.root)
+        if conditionals:
+            # The usual record has every converted value: then the document is one nested literal, in the order
+            # the steps first wrote each field (the interpreter's order). Otherwise the general layout below.
+            test = " and ".join(f"{expr} is not None" for expr in conditionals)
+            self.lines.append(f"if {test}:")
+            self.lines.append(f"    return {self.full_literal(self.root)}")
         expr, _ = self.emit(self.root, "doc")
         self.lines.append(f"return {expr}")
         return self.build()
+
+    def conditionals(self, node: _Node) -> list[str]:
+        out: dict[str, None] = {}
+        for entry in node.items.values():
+            if isinstance(entry, _Node):
+                out.update(dict.fromkeys(self.conditionals(entry)))
+            else:
+                out.update(dict.fromkeys(expr for expr, conditional in entry if conditional))
+        return list(out)
+
+    def full_literal(self, node: _Node) -> str:
+        """`node` with every conditional value present: each leaf is its last write, every object non-empty."""
+        items = []
+        for leaf, entry in node.items.items():
+            if isinstance(entry, _Node):
+                if entry.items:  # an object nothing was put in (an empty vendor namespace) is left out
+                    items.append(f"{leaf!r}: {self.full_literal(entry)}")
+            else:
+                items.append(f"{leaf!r}: {entry[-1][0]}")
+        return "{" + ", ".join(items) + "}"
 
     def derive(self, step: m.Derive) -> None:
         there = [src in self.present for src in step.srcs]
         if not any(there) or not all(there[: step.needs]):
             return
-        args = ", ".join(self.load(src) if ok else "None" for src, ok in zip(step.srcs, there))
+        args = [self.load(src) if ok else "None" for src, ok in zip(step.srcs, there)]
         if len(step.dsts) == 1:
             expr, conditional = self.call(step.fn, args)
             self.put(step.dsts[0], expr, conditional)
@@ -161,20 +191,35 @@ class _Writer:
             self.put(path, name, True)
 
     def append_list(self, path: str, items: list[tuple[str, bool]]) -> None:
-        exprs = list(dict.fromkeys(expr for expr, _ in items))  # the same local twice is the same value
-        if not exprs:
+        # `unique()` written out: one membership test per value (no call, no loop), None dropped where it can occur.
+        seen: dict[str, bool] = {}
+        for expr, conditional in items:
+            seen[expr] = seen.get(expr, False) or conditional  # the same local twice is the same value
+        if not seen:
             return
-        if any(conditional for _, conditional in items):
-            var = self.temp("a")
-            self.lines.append(f"{var} = {self.const(m.unique)}(({', '.join(exprs)},))")
-            self.put(path, var, True)
-        elif len(exprs) == 1:
-            self.put(path, f"[{exprs[0]}]", False)
-        elif len(exprs) == 2:
-            a, b = exprs
-            self.put(path, f"([{a}] if {a} == {b} else [{a}, {b}])", False)
+        exprs = list(seen)
+        if not any(seen.values()):
+            if len(exprs) == 1:
+                self.put(path, f"[{exprs[0]}]", False)
+                return
+            if len(exprs) == 2:
+                a, b = exprs
+                self.put(path, f"([{a}] if {a} == {b} else [{a}, {b}])", False)
+                return
+        var = self.temp("a")
+        first, *rest = exprs
+        if seen[first]:
+            self.lines.append(f"{var} = [] if {first} is None else [{first}]")
         else:
-            self.put(path, f"{self.const(m.unique)}(({', '.join(exprs)},))", False)
+            self.lines.append(f"{var} = [{first}]")
+        for expr in rest:
+            test = f"{expr} is not None and " if seen[expr] else ""
+            self.lines.append(f"if {test}{expr} not in {var}: {var}.append({expr})")
+        if any(seen.values()):
+            self.lines.append(f"if not {var}: {var} = None")
+            self.put(path, var, True)
+        else:
+            self.put(path, var, False)
 
     def vendor_namespace(self) -> None:
         node = self.root.child(self.c.vendor)  # type: ignore[arg-type]
@@ -186,7 +231,7 @@ class _Writer:
             if convert is None:
                 node.value(key, expr, False)  # vendor keys are flat, possibly dotted: one leaf each
             else:
-                node.value(key, *self.call(convert, expr))
+                node.value(key, *self.call(convert, [self.load(key)]))
 
     # -- layout
 
