@@ -167,13 +167,18 @@ def _event_hits(reader: t.Any, compiled: t.Any, pipes: t.Sequence[ast.Pipe], sor
 
 def _emit_lines(hits: t.Iterator[JsonLine]) -> int:
     """Write an event query's matches as the lines they were read from (valid JSON: each was parsed)."""
-    write = sys.stdout.buffer.write
+    out = sys.stdout.buffer
     count = 0
+    chunk: list[bytes] = []
     for line in hits:
         count += 1
-        write(line.raw.strip())
-        write(b"\n")
-    sys.stdout.buffer.flush()
+        chunk.append(line.raw.strip())
+        if len(chunk) >= 1024:  # one write per thousand matches: stdout may be unbuffered (python -u, a pipe)
+            out.write(b"\n".join(chunk) + b"\n")
+            chunk.clear()
+    if chunk:
+        out.write(b"\n".join(chunk) + b"\n")
+    out.flush()
     return count
 
 

@@ -258,8 +258,7 @@ def _field_in(name: str, options: list[t.Any], insensitive: bool) -> Predicate:
     strings, fallback = _membership(options, insensitive)
     if not insensitive:
         return fuse([FieldTest(name, _IN_BODY, {"S": strings, "fallback": fallback})])
-    get = getter(name)
-    return lambda doc: fallback(get(doc))
+    return fuse([FieldTest(name, _IN_FOLDED_BODY, {"S": strings, "F": sem.fold_case, "fallback": fallback})])
 
 
 def _membership(options: list[t.Any], insensitive: bool) -> tuple[frozenset[str], t.Callable[[t.Any], bool]]:
@@ -304,35 +303,36 @@ def _membership(options: list[t.Any], insensitive: bool) -> tuple[frozenset[str]
 
 def _field_match(name: str, kind: str, patterns: list[t.Any]) -> Predicate:
     """`field : p`, `like`, `regex` (and `~` forms) as wildcard/regexp queries: any string value may match."""
-    get = getter(name)
+    return fuse([_match_test(name, kind, patterns)])
+
+
+def _match_test(name: str, kind: str, patterns: list[t.Any]) -> FieldTest:
+    """`field : (p, ...)` / `like` / `regex` as a FieldTest `fuse` inlines: a string value (folded once for `:` and
+    `like~`) goes through ONE matcher for the whole pattern list (`semantics.wildcard_set_matcher`); arrays,
+    numbers and booleans take the general path (any value may match)."""
+    strings = [p for p in patterns if isinstance(p, str)]
     insensitive = kind in (":", "like~")
+    fold = None
     if kind in ("regex", "regex~"):
-        tests = [sem.regex_matcher(p, kind == "regex~") for p in patterns if isinstance(p, str)]
-        fold = None
+        tests = [sem.regex_matcher(p, kind == "regex~") for p in strings]
+        test = tests[0] if len(tests) == 1 else (lambda s: any(f(s) for f in tests))
     else:
         fold = sem.fold_case if insensitive else None
-        tests = [sem.wildcard_matcher(p, insensitive) for p in patterns if isinstance(p, str)]
-        if all(not sem.has_wildcard(p) for p in patterns if isinstance(p, str)):
-            exact = frozenset((fold(p) if fold else p) for p in patterns if isinstance(p, str))
-            tests = [exact.__contains__]
+        test = sem.wildcard_set_matcher(strings, insensitive)
     # `:` on a number or boolean is plain equality (ES InsensitiveEquals on a non-text field); like/regex never match.
     plain = [p for p in patterns if not (isinstance(p, str) and sem.has_wildcard(p))] if kind == ":" else []
-    test = tests[0] if len(tests) == 1 else (lambda s: any(f(s) for f in tests))
 
     def one(v: t.Any) -> bool:
         if v.__class__ is str:
             return test(fold(v) if fold else v)
         return any(sem.values_equal(v, p) for p in plain)
 
-    def matches(doc: Doc) -> bool:
-        value = get(doc)
-        if value is None:
-            return False
-        if value.__class__ is list:
-            return any(one(v) for v in value)
-        return one(value)
+    def fallback(value: t.Any) -> bool:
+        return any(one(v) for v in values_of(normalise(value)))
 
-    return matches
+    if fold is None:
+        return FieldTest(name, _MATCH_BODY, {"T": test, "fallback": fallback})
+    return FieldTest(name, _MATCH_FOLDED_BODY, {"T": test, "F": fold, "fallback": fallback})
 
 
 def _translate_function(call: ast.FunctionCall) -> t.Optional[Predicate]:
@@ -397,6 +397,27 @@ _IN_BODY = """
     elif v is None or not fallback{i}(v):
         return False"""
 
+_IN_FOLDED_BODY = """
+    if v.__class__ is str:
+        if F{i}(v) not in S{i}:
+            return False
+    elif v is None or not fallback{i}(v):
+        return False"""
+
+_MATCH_BODY = """
+    if v.__class__ is str:
+        if not T{i}(v):
+            return False
+    elif v is None or not fallback{i}(v):
+        return False"""
+
+_MATCH_FOLDED_BODY = """
+    if v.__class__ is str:
+        if not T{i}(F{i}(v)):
+            return False
+    elif v is None or not fallback{i}(v):
+        return False"""
+
 
 def _equals_test(name: str, literal: str) -> FieldTest:
     """`field == "constant"` (a keyword term query): exact string first; coercions (numbers, booleans) and nested
@@ -422,6 +443,9 @@ def _inline(expr: ast.Expr) -> t.Optional[FieldTest]:
             and expr.options and all(isinstance(o, ast.Literal) and isinstance(o.value, str) for o in expr.options)):
         strings, fallback = _membership([o.value for o in expr.options], False)
         return FieldTest(expr.value.name, _IN_BODY, {"S": strings, "fallback": fallback})
+    if isinstance(expr, ast.Match) and isinstance(expr.value, ast.Field):
+        with _located(expr):
+            return _match_test(expr.value.name, expr.kind, [p.value for p in expr.patterns])
     if isinstance(expr, ast.Comparison) and expr.op in ("<", "<=", ">", ">="):
         for field, other, op in ((expr.left, expr.right, expr.op), (expr.right, expr.left, _FLIP[expr.op])):
             is_const, literal = _literal_value(other)
@@ -572,7 +596,7 @@ def _value_match(expr: ast.Match) -> ValueFn:
     else:
         insensitive = kind in (":", "like~")
         fold = sem.fold_case if insensitive else None
-        tests = [sem.wildcard_matcher(p.value, insensitive) for p in expr.patterns]
+        tests = [sem.wildcard_set_matcher([p.value for p in expr.patterns if isinstance(p.value, str)], insensitive)]
 
     def match(doc: Doc) -> t.Any:
         v = value(doc)

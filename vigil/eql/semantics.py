@@ -411,6 +411,65 @@ def wildcard_matcher(pattern: str, insensitive: bool) -> t.Callable[[str], bool]
     return lambda s: regex.fullmatch(s) is not None
 
 
+def _pattern_shape(pattern: str) -> tuple[str, str]:
+    """(shape, text) of a (folded) wildcard pattern, classified exactly as `wildcard_matcher` does: "exact",
+    "prefix", "suffix", "contains" (text without the stars) or "general" (the pattern itself)."""
+    if not has_wildcard(pattern):
+        return "exact", pattern
+    inner = pattern.strip("*")
+    if not has_wildcard(inner):
+        lead, trail = pattern.startswith("*"), pattern.endswith("*")
+        if lead and trail:
+            return "contains", inner
+        if trail and pattern.count("*") == len(pattern) - len(inner):
+            return "prefix", inner
+        if lead and pattern.count("*") == len(pattern) - len(inner):
+            return "suffix", inner
+    return "general", pattern
+
+
+_ANY_SOURCE = """
+def test(s):
+    return {body}
+"""
+
+
+def wildcard_set_matcher(patterns: t.Iterable[str], insensitive: bool) -> t.Callable[[str], bool]:
+    """ONE test `str -> bool`: does the value match ANY of the wildcard patterns? Same contract and same answers
+    as `any(wildcard_matcher(p, insensitive)(s) for p in patterns)` (when `insensitive`, the caller passes folded
+    text), built for the long lists rules use (`process.name : ("ba*", "*sh", "*curl*", ...)`): exact strings are
+    one frozenset lookup, prefixes one `str.startswith(tuple)`, suffixes one `str.endswith(tuple)`, substrings
+    one inlined `in` test each, and every other pattern joins one alternation regex run with `fullmatch`."""
+    groups: dict[str, list[str]] = {"exact": [], "prefix": [], "suffix": [], "contains": [], "general": []}
+    for pattern in patterns:
+        shape, text = _pattern_shape(fold_case(pattern) if insensitive else pattern)
+        if text not in groups[shape]:
+            groups[shape].append(text)
+    if "" in groups["contains"]:  # `*` matches every string
+        return lambda s: True
+    namespace: dict[str, t.Any] = {}
+    terms = []
+    if groups["exact"]:
+        namespace["EXACT"] = frozenset(groups["exact"])
+        terms.append("s in EXACT")
+    if groups["prefix"]:
+        namespace["PREFIXES"] = tuple(groups["prefix"])
+        terms.append("s.startswith(PREFIXES)")
+    if groups["suffix"]:
+        namespace["SUFFIXES"] = tuple(groups["suffix"])
+        terms.append("s.endswith(SUFFIXES)")
+    # repr() of a str is a valid str literal: nothing but the pattern text enters the source this way
+    terms.extend(f"{text!r} in s" for text in groups["contains"])
+    if groups["general"]:
+        regex = "|".join(f"(?:{wildcard_regex(p)})" for p in groups["general"])
+        namespace["FULLMATCH"] = re.compile(regex, re.DOTALL).fullmatch
+        terms.append("FULLMATCH(s) is not None")
+    if not terms:
+        return lambda s: False
+    exec(_ANY_SOURCE.format(body=" or ".join(terms)), namespace)  # noqa: S102 -- constants only via repr()
+    return namespace["test"]
+
+
 # ------------------------------------------------------------------------------------------- Lucene regex
 _SHORTHAND = {"d": "[0-9]", "D": "[^0-9]", "s": "[ \\t\\n\\r]", "S": "[^ \\t\\n\\r]",
               "w": "[a-zA-Z0-9_]", "W": "[^a-zA-Z0-9_]"}
