@@ -39,8 +39,9 @@ NPING_QUERY = (
     '"start", "ProcessRollup2", "executed", "process_started") and process.name == "nping"'
 )
 NO_LITERAL_QUERY = 'process where event.type == "start" and process.args_count >= 4'
-PARTS = ("grep", "vigil", "eql", "duckdb", "noliteral", "memory", "startup", "adapters", "auditd", "sensor")
-DEFAULT_PARTS = set(PARTS) - {"sensor"}  # the live sensor load test saturates the machine and needs root: opt-in
+PARTS = ("grep", "vigil", "eql", "duckdb", "noliteral", "memory", "startup", "adapters", "auditd", "rules", "sensor")
+# Opt-in: the live sensor load test saturates the machine and needs root; all prebuilt rules in one pass takes long.
+DEFAULT_PARTS = set(PARTS) - {"sensor", "rules"}
 SEED = 42
 GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
@@ -267,10 +268,11 @@ def main(argv: t.Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--events", type=int, default=1_000_000, help="events in the main file (1,000,000)")
     parser.add_argument("--reps", type=int, default=3, help="interleaved timed rounds; medians are reported (3)")
-    parser.add_argument("--only", help=f"comma-separated parts to run: {','.join(PARTS)} (default: all but sensor)")
+    parser.add_argument("--only", help=f"comma-separated parts to run: {','.join(PARTS)} (default: all but rules and sensor)")
     parser.add_argument("--skip", help="comma-separated parts to leave out")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="DuckDB threads (all cores)")
     parser.add_argument("--adapter-records", type=int, default=200_000, help="records per adapter (200,000)")
+    parser.add_argument("--rule-events", type=int, default=100_000, help="events for the rules part (100,000)")
     parser.add_argument("--nping-rate", type=float, default=1e-5, help="planted true positives per event (1e-5)")
     parser.add_argument("--near-miss-rate", type=float, default=1e-5, help="each near miss per event (1e-5)")
     parser.add_argument("--data-dir", type=Path, default=HERE / "data", help="where generated data goes")
@@ -363,6 +365,9 @@ def main(argv: t.Optional[list[str]] = None) -> int:
             "bench_auditd_log.py", ["--file", str(args.data_dir / "audit-bench.log")], quiet, timeout=900,
             priority=args.priority)
 
+    if "rules" in parts:
+        extras["All Linux EQL rules in one pass (bench/bench_rules.py)"] = extra_script(
+            "bench_rules.py", ["--events", str(args.rule_events)], quiet, timeout=1800, priority=args.priority)
     if "sensor" in parts:
         extras["Live sensor (bench/bench_sensor.py)"] = extra_script("bench_sensor.py", [], quiet, timeout=900)
 
