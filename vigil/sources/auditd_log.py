@@ -128,6 +128,14 @@ class AuditLogParser:
         rest = text[close + 2:]
         key = (node, stamp)
         group = self._pending.get(key)
+        if group is not None and rtype not in _CLOSERS:
+            # The common case mid-event: a record joins a pending group and closes nothing. After every feed the
+            # oldest pending group is open (closed ones are drained), so nothing can be emitted: no further checks.
+            group.records.append((rtype, rest))
+            group.last_seen = self._serials
+            if rtype == "SYSCALL":
+                group.has_syscall = True
+            return []
         if group is None:
             self._serials += 1
             self._age_out()
@@ -224,13 +232,26 @@ def _parse_body(body: str, execve: bool) -> dict[str, t.Optional[str]]:
     """`_parse_exact`'s result, built by C code in the common case: `dict(findall)` keeps values as written, then
     only the few values that need decoding are touched. Kernel records quote or hex-encode exactly the untrusted
     string fields; anything else (a quote elsewhere, `'`, `(null)`, `msg=`) takes the exact path."""
-    if execve or "'" in body or "(null)" in body or " =" in body or body[:1] == "=":
+    if "'" in body or "(null)" in body or " =" in body or body[:1] == "=":
         return _parse_exact(body, execve)
     # Whitespace-separated `key=value` tokens split at their first `=`: the regex's pairs whenever no value holds a
     # quote (checked below) and no token starts with `=` (checked above); tokens without `=` match neither way.
     fields: dict[str, t.Optional[str]] = {key: value for key, sep, value in map(str.partition, body.split(), _EQUALS)
                                           if sep}
     quotes = body.count('"')
+    if execve:
+        # EXECVE: every value but argc and the aN_len lengths is a string (quoted, or hex when unquoted).
+        for key, raw in fields.items():  # values change, keys do not: safe while iterating
+            if raw[:1] == '"':
+                if len(raw) >= 2 and raw[-1] == '"':
+                    fields[key] = raw[1:-1]
+                    quotes -= 2
+                else:
+                    fields[key] = raw[1:]
+                    quotes -= 1
+            elif raw and (key in _HEX_FIELDS or key != "argc" and not key.endswith("_len")):
+                fields[key] = _hex_text(raw)
+        return _parse_exact(body, execve) if quotes else fields
     for key in _HEX_FIELDS.intersection(fields):
         raw = fields[key]
         if raw[:1] == '"':
@@ -326,54 +347,73 @@ def _id(value: t.Optional[str]) -> bool:
     return value is not None and value != UNSET_ID and value != "unset"
 
 
-def _name(names: dict[str, str], key: str) -> t.Optional[str]:
-    """An ENRICHED name (`UID="root"`), unquoted; None when absent or meaningless."""
-    if not names:
-        return None
-    raw = names.get(key)
-    if raw is None:
-        return None
-    if raw[:1] == '"' and raw.endswith('"'):
-        raw = raw[1:-1]
-    return None if raw == "unset" or raw == "?" else raw
+_MISS = object()
+# ENRICHED name as written ('"alice"') → the name (or None for unset/?): user names repeat on every event of a host,
+# so each is unquoted once. Bounded.
+_NAME_TEXT: dict[str, t.Optional[str]] = {}
+
+
+def _clean_name(raw: str) -> t.Optional[str]:
+    text = raw[1:-1] if raw[:1] == '"' and raw.endswith('"') else raw
+    if text == "unset" or text == "?":
+        text = None
+    if len(_NAME_TEXT) >= 4096:
+        _NAME_TEXT.clear()
+    _NAME_TEXT[raw] = text
+    return text
+
+
+# (uid field, its ENRICHED name, gid field, its name, where addUser() puts them): the entities after user/group.
+_ENTITIES = (("euid", "EUID", "egid", "EGID", "effective"), ("suid", "SUID", "sgid", "SGID", "saved"),
+             ("fsuid", "FSUID", "fsgid", "FSGID", "filesystem"), ("auid", "AUID", None, None, "audit"))
 
 
 def _user(main: dict[str, t.Optional[str]], names: dict[str, str]) -> dict:
-    """aucoalesce addUser(): ids (unset ones dropped) with the ENRICHED names, written out per field for speed."""
+    """aucoalesce addUser(): ids (unset ones dropped) with the ENRICHED names (unquoted once per distinct name)."""
     user: dict[str, t.Any] = {}
     get = main.get
+    cached = _NAME_TEXT.get
     value = get("uid")
-    if _id(value):
+    if value is not None and value != UNSET_ID and value != "unset":
         user["id"] = value
-        name = _name(names, "UID")
-        if name is not None:
-            user["name"] = name
-    value = get("gid")
-    if _id(value):
-        group = user["group"] = {"id": value}
-        name = _name(names, "GID")
-        if name is not None:
-            group["name"] = name
-    for prefix, outer in (("e", "effective"), ("s", "saved"), ("fs", "filesystem"), ("a", "audit")):
-        value = get(prefix + "uid")
-        if _id(value):
-            entity = user[outer] = {"id": value}
-            name = _name(names, prefix.upper() + "UID")
+        if names and (raw := names.get("UID")) is not None:
+            if (name := cached(raw, _MISS)) is _MISS:
+                name = _clean_name(raw)
             if name is not None:
-                entity["name"] = name
-        if prefix == "a":
-            break  # there is no agid
-        value = get(prefix + "gid")
-        if _id(value):
-            group = user.setdefault(outer, {})["group"] = {"id": value}
-            name = _name(names, prefix.upper() + "GID")
+                user["name"] = name
+    value = get("gid")
+    if value is not None and value != UNSET_ID and value != "unset":
+        group = user["group"] = {"id": value}
+        if names and (raw := names.get("GID")) is not None:
+            if (name := cached(raw, _MISS)) is _MISS:
+                name = _clean_name(raw)
             if name is not None:
                 group["name"] = name
+    for uid_key, uid_name, gid_key, gid_name, outer in _ENTITIES:
+        value = get(uid_key)
+        if value is not None and value != UNSET_ID and value != "unset":
+            entity = user[outer] = {"id": value}
+            if names and (raw := names.get(uid_name)) is not None:
+                if (name := cached(raw, _MISS)) is _MISS:
+                    name = _clean_name(raw)
+                if name is not None:
+                    entity["name"] = name
+        if gid_key is None:
+            break  # there is no agid
+        value = get(gid_key)
+        if value is not None and value != UNSET_ID and value != "unset":
+            group = user.setdefault(outer, {})["group"] = {"id": value}
+            if names and (raw := names.get(gid_name)) is not None:
+                if (name := cached(raw, _MISS)) is _MISS:
+                    name = _clean_name(raw)
+                if name is not None:
+                    group["name"] = name
     subj = get("subj")
     if subj:
         user["selinux"] = _selinux(subj)
     eff = user.get("effective")
-    if eff is not None and any(eff.get(k) is not None and eff.get(k) == user.get(k) for k in ("id", "name")):
+    if eff is not None and ((same := eff.get("id")) is not None and same == user.get("id")
+                            or (same := eff.get("name")) is not None and same == user.get("name")):
         del user["effective"]  # audit_linux.go removeRedundantEntity: a user.effective equal to user is dropped
     return user
 
@@ -396,6 +436,25 @@ def normalize_group(node: t.Optional[str], stamp: str, records: list[tuple[str, 
             # auditd writes the interpreted fields in upper case (`UID="alice"`); they are looked up that way.
             rest, _, enriched = rest.partition("\x1d")
             names.update(_KV.findall(enriched))
+        if rtype == "CWD" or rtype == "PROCTITLE":
+            # One field, `cwd="/home/alice"` / `proctitle=6C73...`: decoded alone when the body is just that
+            # (no blank inside a quoted value, nothing after it); anything else takes the general parser.
+            lead = " cwd=" if rtype == "CWD" else " proctitle="
+            if (rest.startswith(lead) and rest.count(" ") == 1 and "'" not in rest and rest != lead + "(null)"
+                    and rest.isprintable()):  # isprintable: no tab, newline or other separator `split()` would see
+                value = rest[len(lead):]
+                if value[:1] == '"':
+                    value = value[1:-1] if len(value) >= 2 and value[-1] == '"' and value.count('"') == 2 else None
+                elif value:
+                    value = _hex_text(value) if '"' not in value else None
+                if value is not None:
+                    if rtype == "CWD":
+                        cwd = value
+                    else:
+                        title = _proctitle(value)
+                    if first_type is None:
+                        first_type, first_fields = rtype, {lead[1:-1]: value}
+                    continue
         fields = _parse_body(rest, rtype == "EXECVE")
         if rtype == "SYSCALL":
             syscall = fields
@@ -426,8 +485,10 @@ def normalize_group(node: t.Optional[str], stamp: str, records: list[tuple[str, 
         name = table.get(number, number)
         data["arch"] = arch_name
         data["syscall"] = name
-        for key, value in syscall.items():
-            if key not in _SYSCALL_CONSUMED and value is not None:
+        # filterfalse runs the membership tests in C: ~6 of a SYSCALL record's ~26 keys reach the Python loop.
+        for key in itertools.filterfalse(_SYSCALL_CONSUMED.__contains__, syscall):
+            value = syscall[key]
+            if value is not None:
                 data[key] = value
         if name in _EXEC_SYSCALLS:
             action = "executed"
@@ -552,8 +613,11 @@ def parse_lines(lines: t.Iterable[t.Any], *, host_os_type: t.Optional[str] = "li
                 on_bad: t.Optional[t.Callable[[int, str], None]] = None) -> t.Iterator[Emitted]:
     """Every event in `lines` (objects with `.data`, `.number`, `.start`, e.g. `readers.Line`), flushed at the end."""
     parser = AuditLogParser(host_os_type=host_os_type, on_bad=on_bad)
+    feed = parser.feed
     for ln in lines:
-        yield from parser.feed(ln.data, ln.number, ln.start)
+        done = feed(ln.data, ln.number, ln.start)
+        if done:  # most lines complete nothing: skip the generator hand-off for them
+            yield from done
     yield from parser.flush()
 
 

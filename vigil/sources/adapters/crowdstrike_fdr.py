@@ -67,15 +67,53 @@ def _argv_row(command_line: t.Any) -> t.Optional[tuple[list[str], int]]:
     return (args, len(args)) if args else None
 
 
-def _process_name(executable: t.Any, command_line: t.Optional[str]) -> t.Optional[str]:
+def _event_id(i: t.Any, a: t.Any, c: t.Any) -> str:
+    return f"{i}|{a or ''}|{c or ''}"
+
+
+_event_id.inline = lambda args, fallback, const: (  # type: ignore[attr-defined]
+    f"f\"{{{args[0]}}}|{{{args[1]} or ''}}|{{{args[2]} or ''}}\"")
+_event_id.never_none = True  # type: ignore[attr-defined]
+
+
+def _args(command_line: t.Any, platform: t.Any) -> t.Optional[tuple[list[str], int]]:
+    # The pipeline splits arguments (Windows rules, on every platform) only once host.os.type is known.
+    return _argv_row(command_line) if platform in PLATFORMS else None
+
+
+# Inlined: a command line without double quotes whose only blank is the space (`isprintable()` rules out tabs,
+# newlines and every other character `str.split()` treats as a separator) splits exactly like CommandLineToArgvW.
+_args.inline = lambda args, fallback, const: (  # type: ignore[attr-defined]
+    f"((((_w, len(_w)) if (_w := {args[0]}.split()) else None) if {args[0]}.__class__ is str and "
+    f"{args[1]} in {const(PLATFORMS)} and '\"' not in {args[0]} and {args[0]}.isprintable() else "
+    f"{fallback}({args[0]}, {args[1]})))")
+
+# executable → process.name, for the executables other than "/": paths repeat all day on a host. Bounded.
+_NAMES: dict[str, str] = {}
+_MAX_NAMES = 65536
+
+
+def _process_name(executable: t.Any, command_line: t.Optional[str], platform: t.Any) -> t.Optional[str]:
     # runc re-executes itself through /proc/self/exe and FDR reports ImageFileName "/": the pipeline then takes the
     # name from the first argument instead (arguments exist only when the platform is known).
+    if platform not in PLATFORMS:
+        command_line = None
     if not isinstance(executable, str):
         return None
     if executable != "/":
-        return basename(executable)
+        name = basename(executable)
+        if executable.__class__ is str:
+            if len(_NAMES) >= _MAX_NAMES:
+                _NAMES.clear()
+            _NAMES[executable] = name
+        return name
     row = _argv_row(command_line) if command_line else None
     return basename(row[0][0]) if row else None
+
+
+_process_name.inline = lambda args, fallback, const: (  # type: ignore[attr-defined]
+    f"(_n if {args[0]}.__class__ is str and (_n := {const(_NAMES)}.get({args[0]})) is not None "
+    f"else {fallback}({', '.join(args)}))")
 
 
 _map = compile_mapping(
@@ -85,7 +123,7 @@ _map = compile_mapping(
         Lookup("event_simpleName", CATEGORIES, ("event.category", "event.type", "event.kind", "event.outcome"),
                keep=False),
         First(("UTCTimestamp", "timestamp"), ("@timestamp", "event.created"), epoch_ms),
-        Derive(("id", "aid", "cid"), ("event.id",), lambda i, a, c: f"{i}|{a or ''}|{c or ''}"),
+        Derive(("id", "aid", "cid"), ("event.id",), _event_id),
         Copy("event_platform", "host.os.type", PLATFORMS.get),
         Copy("aid", ("host.id", "device.id", "observer.serial_number")),
         First(("ComputerName", "hostname"), ("host.hostname", "host.name")),
@@ -93,11 +131,8 @@ _map = compile_mapping(
         Copy("ConfigBuild", "observer.version"),
         Copy("ImageFileName", "process.executable"),
         Copy("CommandLine", "process.command_line"),
-        # The pipeline splits arguments (Windows rules, on every platform) only once host.os.type is known.
-        Derive(("CommandLine", "event_platform"), ("process.args", "process.args_count"), lambda cl, platform:
-               _argv_row(cl) if platform in PLATFORMS else None, needs=2),
-        Derive(("ImageFileName", "CommandLine", "event_platform"), ("process.name",), lambda exe, cl, platform:
-               _process_name(exe, cl if platform in PLATFORMS else None)),
+        Derive(("CommandLine", "event_platform"), ("process.args", "process.args_count"), _args, needs=2),
+        Derive(("ImageFileName", "CommandLine", "event_platform"), ("process.name",), _process_name),
         Copy("RawProcessId", "process.pid", to_int),
         Copy("ContextProcessId", "process.entity_id", keep=True),  # kept: ContextProcessId stays under crowdstrike.*
         Copy("TargetProcessId", "process.entity_id"),  # and TargetProcessId wins when both are present
@@ -134,14 +169,12 @@ _map = compile_mapping(
         "Tags": comma_list,
         "LocalAddressIP4": as_list,
     },
+    require="event_simpleName",
 )
 
-
-def normalize(raw: dict) -> t.Optional[dict]:
-    """One FDR event → the `logs-crowdstrike.fdr` document; None when the object has no `event_simpleName`."""
-    if not raw.get("event_simpleName"):
-        return None
-    return _map(raw)
+# One FDR event → the `logs-crowdstrike.fdr` document; None when the object has no `event_simpleName`. The mapping
+# itself: a wrapper function would cost a call per record.
+normalize: t.Callable[[dict], t.Optional[dict]] = _map
 
 
 def sniff(raw: dict) -> bool:

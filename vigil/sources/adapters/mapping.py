@@ -21,7 +21,8 @@ Speed (issue #4 §7, ≥150k records/s on one core for CrowdStrike FDR): a vendo
 *shapes* (the same keys in the same order per event type). For each shape met, `compile_shape` writes one Python
 function that knows which keys are present, so every `is absent` test, every First fallback and every table lookup
 is decided once, at compile time, and the document is built with nested dict literals. Only converters and
-derivations run per record. Shapes are cached (bounded); beyond the bound, records go through `interpret`.
+derivations run per record, most of them inlined as expressions (a converter's `inline` writer: its common case
+without a call). Shapes are cached (bounded); beyond the bound, records go through `interpret`.
 """
 
 from __future__ import annotations
@@ -232,8 +233,12 @@ def compile_mapping(
     *,
     vendor: t.Optional[str] = None,
     vendor_convert: t.Optional[t.Mapping[str, Converter]] = None,
-) -> t.Callable[[dict], dict]:
+    require: t.Optional[str] = None,
+) -> t.Callable[[dict], t.Optional[dict]]:
     """`fn(raw: dict) -> dict` building the nested ECS document of `steps` (see the module docstring).
+
+    `require`: a raw key without which the record is not this source's; `fn` returns None when it is absent or
+    empty (tested in the generated dispatcher itself, which saves the adapter a wrapper call per record).
 
     `vendor`: raw keys that no step consumed (and those copied with `keep=True`) go to `doc[vendor]`, converted by
     `vendor_convert[key]` when listed. The caller's dict is never modified. `fn.shapes` holds the compiled shapes
@@ -245,7 +250,9 @@ def compile_mapping(
     consumed = _consumed(steps)
     vendor_convert = dict(vendor_convert or {})
 
-    def reference(raw: dict) -> dict:
+    def reference(raw: dict) -> t.Optional[dict]:
+        if require is not None and not raw.get(require):
+            return None
         return interpret(steps, raw, vendor=vendor, vendor_convert=vendor_convert, consumed=consumed)
 
     compiler = ShapeCompiler(name, steps, vendor=vendor, vendor_convert=vendor_convert, consumed=consumed)
@@ -253,8 +260,10 @@ def compile_mapping(
     shapes: dict[tuple, t.Callable[[dict], dict]] = {}
 
     # The dispatcher is generated too: one line per lookup table whose hit is part of the shape key.
-    lines = [f"def {_identifier(name)}(raw):",
-             "    if not all(raw.values()):",  # rare: a None, '' (or 0/False) value; drop exactly the absent ones
+    lines = [f"def {_identifier(name)}(raw):"]
+    if require is not None:
+        lines.append(f"    if not raw.get({require!r}): return None")
+    lines += ["    if not all(raw.values()):",  # rare: a None, '' (or 0/False) value; drop exactly the absent ones
              "        raw = present(raw)",
              "    try:"]
     key = ["tuple(raw)"]

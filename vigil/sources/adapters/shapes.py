@@ -3,9 +3,13 @@
 A shape is the tuple of a record's keys (all values present: the dispatcher strips None and '' first) plus the row
 each `Lookup` table gives. With that fixed, every step is decided here, once: which `First` source wins, which
 `Copy` runs, which table row applies, which keys are left for the vendor namespace. What remains per record is
-reading the raw values, calling converters, and building the document with nested dict literals. A field whose
-converter may return None is set after the literal with an `if ... is not None`, and an object that might stay
-empty is attached only when it is not.
+reading the raw values, running converters, and building the document with nested dict literals.
+
+A converter may carry `inline(args, fallback, const) -> str`: a Python expression over the argument locals that
+computes its common case without a call and calls `fallback` (the function's constant) otherwise; `const(obj)`
+names any object it needs (a cache). When every value that may be None is present, the whole document is returned
+as one literal; otherwise a field whose converter may return None is set after the literal with an
+`if ... is not None`, and an object that might stay empty is attached only when it is not.
 """
 
 from __future__ import annotations
@@ -215,7 +219,7 @@ class _Writer:
         for expr in rest:
             test = f"{expr} is not None and " if seen[expr] else ""
             self.lines.append(f"if {test}{expr} not in {var}: {var}.append({expr})")
-        if any(seen.values()):
+        if all(seen.values()):  # every value may be None: so may the list
             self.lines.append(f"if not {var}: {var} = None")
             self.put(path, var, True)
         else:
