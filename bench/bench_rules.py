@@ -6,12 +6,18 @@
 Modes (each runs in its own process, so its peak RSS is its own):
 
 * `onepass`: `MultiRuleEngine(rules).run_files([path])`: every rule, one read, one decode per candidate line;
+* `nping`: the same engine with the Nping rule only (the first job's rule, as a reference point);
 * `per-rule`: each rule alone, as `vigil query` runs one (its own literal prefilter, decode, `compile_query`): a
   deterministic sample of rules is timed and the total for all rules extrapolated from their mean (said so);
 * `eql`: the AGPL `eql` package's PythonEngine (bench/.venv only, never a vigil dependency) on a sample of rules,
   events converted as bench/eql_nping.py does; skipped with a note when bench/.venv has no eql.
 
-Prints a markdown table (events/s over the events read; peak RSS).
+Prints a markdown table: events/s over the events read, from the process's CPU time (`time.process_time`: the
+development box is shared and loaded, wall time mostly measures the other jobs; wall seconds are in the raw JSON),
+and peak RSS. `--src DIR` runs the vigil package found in DIR instead of this checkout (e.g. an older commit
+extracted with `git archive <commit> vigil | tar -x -C DIR`), for before/after ratios on the same events:
+
+    .venv/bin/python bench/bench_rules.py --events 50000 --modes onepass,nping --src /tmp/before
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ def _events_file(count: int, workdir: Path) -> Path:
 
 
 def _rules():
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, os.environ.get("VIGIL_BENCH_SRC") or str(REPO))
     from vigil.rules import load_rules
 
     loaded = load_rules(RULES_DIR)
@@ -61,38 +67,52 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def mode_onepass(path: Path, _args: argparse.Namespace) -> dict:
+def _one_pass(rules: list, path: Path) -> dict:
     from vigil.engine.multi import MultiRuleEngine
 
-    rules = _rules()
     started = time.perf_counter()
     engine = MultiRuleEngine(rules)
     compiled = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     matches = sum(1 for _ in engine.run_files([str(path)]))
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     stats = engine.stats
-    return {"rules": len(engine.slots), "seconds": seconds, "compile_seconds": compiled, "matches": matches,
-            "lines": stats.lines, "skipped_lines": stats.skipped, "decoded": stats.decoded,
-            "evaluations": stats.evaluations, "union": stats.prefilter.get("needles"), "peak_mib": _peak_mib()}
+    return {"rules": len(engine.slots), "seconds": seconds, "cpu_seconds": cpu_seconds, "compile_seconds": compiled,
+            "matches": matches, "lines": stats.lines, "skipped_lines": stats.skipped, "decoded": stats.decoded,
+            "evaluations": stats.evaluations, "union": stats.prefilter.get("needles"), "peak_mib": _peak_mib(),
+            "vigil": _vigil_source()}
+
+
+def _vigil_source() -> str:
+    import vigil
+
+    return str(Path(vigil.__file__).resolve().parent.parent)
+
+
+def mode_onepass(path: Path, _args: argparse.Namespace) -> dict:
+    return _one_pass(_rules(), path)
+
+
+def mode_nping(path: Path, _args: argparse.Namespace) -> dict:
+    return _one_pass([r for r in _rules() if r.name == "Nping Process Activity"], path)
 
 
 def mode_per_rule(path: Path, args: argparse.Namespace) -> dict:
+    rules = _rules()  # first: it puts the vigil source on sys.path
     from vigil.engine import compile_query
     from vigil.engine.prefilter import RulePrefilter, rule_literals
     from vigil.io.ndjson import NdjsonReader
 
-    rules = _rules()
     sample = random.Random(42).sample(rules, min(args.per_rule_sample, len(rules)))
     seconds = 0.0
     matches = 0
     for rule in sample:
-        started = time.perf_counter()
+        started = time.process_time()
         compiled = compile_query(rule.query, category_field=rule.event_category_override or "event.category")
         literals = RulePrefilter([rule_literals(compiled.query)]).union_literals
         reader = NdjsonReader([str(path)], prefilter=literals)
         matches += sum(1 for _ in compiled.run(item.doc for item in reader))
-        seconds += time.perf_counter() - started
+        seconds += time.process_time() - started
     return {"rules": len(rules), "sampled": len(sample), "seconds_sampled": seconds,
             "seconds": seconds / len(sample) * len(rules), "matches_sampled": matches, "peak_mib": _peak_mib()}
 
@@ -153,7 +173,7 @@ def mode_eql(path: Path, args: argparse.Namespace) -> dict:
     return result
 
 
-MODES = {"onepass": mode_onepass, "per-rule": mode_per_rule, "eql": mode_eql}
+MODES = {"onepass": mode_onepass, "nping": mode_nping, "per-rule": mode_per_rule, "eql": mode_eql}
 
 
 def main() -> int:
@@ -161,6 +181,8 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--per-rule-sample", type=int, default=10, help="rules timed alone (total extrapolated)")
     parser.add_argument("--eql-sample", type=int, default=5, help="rules given to eql's PythonEngine")
+    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated modes to run ({','.join(MODES)})")
+    parser.add_argument("--src", help="run the vigil package in this directory instead of this checkout")
     parser.add_argument("--mode", choices=sorted(MODES), help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -170,11 +192,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = _events_file(args.events, Path(tmp))
         results = {}
-        for mode in MODES:
+        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+        unknown = [m for m in modes if m not in MODES]
+        if unknown:
+            parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        if args.src:
+            env["VIGIL_BENCH_SRC"] = str(Path(args.src).resolve())
+        for mode in modes:
             child = subprocess.run(
                 [sys.executable, __file__, "--mode", mode, "--path", str(path), "--events", str(args.events),
                  "--per-rule-sample", str(args.per_rule_sample), "--eql-sample", str(args.eql_sample)],
-                capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                capture_output=True, text=True, env=env,
             )
             if child.returncode != 0:
                 results[mode] = {"skipped": f"failed: {child.stderr.strip().splitlines()[-1:]}"}
@@ -186,13 +215,17 @@ def main() -> int:
 
 
 def _table(events: int, results: dict) -> str:
-    rows = [f"Linux EQL rules over {events:,} generated ~1 KB Elastic Defend events (bench/bench_rules.py)", "",
-            "| engine | rules | time (s) | events/s | peak RSS (MiB) | note |", "|---|---:|---:|---:|---:|---|"]
-    one = results.get("onepass", {})
-    if "seconds" in one:
-        rows.append(f"| vigil one pass (`MultiRuleEngine`) | {one['rules']} | {one['seconds']:.1f} | "
-                    f"{events / one['seconds']:,.0f} | {one['peak_mib']:.0f} | {one['skipped_lines']:,} lines skipped "
-                    f"undecoded; {one['evaluations']:,} rule evaluations; {one['matches']} matches |")
+    rows = [f"Linux EQL rules over {events:,} generated ~1 KB Elastic Defend events (bench/bench_rules.py; "
+            "CPU seconds of the benchmark process)", "",
+            "| engine | rules | CPU time (s) | events/s | peak RSS (MiB) | note |", "|---|---:|---:|---:|---:|---|"]
+    labels = (("onepass", "vigil one pass (`MultiRuleEngine`)"), ("nping", "vigil one pass, Nping rule only"))
+    for mode, label in labels:
+        one = results.get(mode, {})
+        if "seconds" in one:
+            cpu = one.get("cpu_seconds", one["seconds"])
+            rows.append(f"| {label} | {one['rules']} | {cpu:.1f} | {events / cpu:,.0f} | {one['peak_mib']:.0f} | "
+                        f"{one['skipped_lines']:,} lines skipped undecoded; {one['evaluations']:,} rule evaluations; "
+                        f"{one['matches']} matches |")
     per = results.get("per-rule", {})
     if "seconds" in per:
         rows.append(f"| vigil, each rule alone | {per['rules']} | {per['seconds']:.0f} (extrapolated) | "
@@ -200,8 +233,8 @@ def _table(events: int, results: dict) -> str:
                     f"({per['seconds_sampled']:.1f} s), total = mean x {per['rules']} |")
     eql_result = results.get("eql", {})
     if "seconds" in eql_result:
-        rows.append(f"| eql PythonEngine (AGPL, bench only) | {eql_result['parsed']} of {eql_result['sampled']} | "
-                    f"{eql_result['seconds']:.1f} | {events / eql_result['seconds']:,.0f} | "
+        rows.append(f"| eql PythonEngine (AGPL, bench only; wall time) | {eql_result['parsed']} of "
+                    f"{eql_result['sampled']} | {eql_result['seconds']:.1f} | {events / eql_result['seconds']:,.0f} | "
                     f"{eql_result['peak_mib']:.0f} | a sample of rules only; not comparable per rule count |")
     for mode, result in results.items():
         if "skipped" in result:

@@ -10,7 +10,8 @@ rule (the event query itself; each step, `until` and `![...]` step of a sequence
   steps can use (so an event reads few distinct fields), avoiding fields that select little (`host.os.type`).
 
 `Dispatcher.lookup(doc)` returns the rules with at least one step whose category and guard the event satisfies; it
-reads each guard field at most once per event, whatever the number of rules using it. The result is a necessary
+reads each guard field of the event's category once, whatever the number of rules using it (generated code: one
+inline read and one dict lookup per guard field). The result is a necessary
 condition: the rules' own compiled predicates still decide. Anything the index cannot decide cheaply (a category or
 guard value that is a number or boolean, which ES may coerce to the string) conservatively selects the rules.
 """
@@ -72,17 +73,59 @@ def guard_candidates(condition: ast.Expr) -> list[Guard]:
 
 
 class _Bucket:
-    """The steps of one category: rules without a usable guard, and per guard field a value -> rules table."""
+    """The steps of one category: rules without a usable guard, and per guard field a value -> rules table.
 
-    __slots__ = ("unguarded", "guarded", "every")
+    `collect(doc, out)` adds the bucket's candidate rules for `doc` to the set `out`; `freeze()` generates it as
+    straight-line code (each guard field read inline, a dict lookup per string value), because this runs for every
+    event and a loop of getter calls over a dozen guard fields cost more than most rule evaluations."""
+
+    __slots__ = ("unguarded", "guarded", "every", "collect")
 
     def __init__(self) -> None:
         self.unguarded: set[int] = set()
         self.guarded: dict[str, dict[str, set[int]]] = {}
         self.every: dict[str, frozenset[int]] = {}  # guard field -> all rules indexed under it
+        self.collect: t.Callable[[Doc, set[int]], None] = lambda doc, out: None
 
     def freeze(self) -> None:
         self.every = {f: frozenset().union(*table.values()) for f, table in self.guarded.items()}
+        namespace: dict[str, t.Any] = {"MISSING": fields._MISSING, "EMPTY": fields._EMPTY, "other": _other_value,
+                                       "UNGUARDED": frozenset(self.unguarded)}
+        lines = ["def collect(doc, out):"]
+        if self.unguarded:
+            lines.append("    out |= UNGUARDED")
+        for i, (guard_field, table) in enumerate(self.guarded.items()):
+            namespace[f"T{i}"] = {value: frozenset(rules) for value, rules in table.items()}
+            namespace[f"E{i}"] = self.every[guard_field]
+            namespace[f"slow{i}"] = fields._slow_getter(tuple(guard_field.split(".")))
+            lines.append(fields.access_source(guard_field))
+            lines.append(f"""    if v is MISSING:
+        v = slow{i}(doc)
+    if v.__class__ is str:
+        r = T{i}.get(v)
+        if r is not None:
+            out |= r
+    elif v is not None:
+        other(v, T{i}, E{i}, out)""")
+        lines.append("    return None")
+        exec("\n".join(lines), namespace)  # noqa: S102 -- source built from repr() of field names only
+        self.collect = namespace["collect"]
+
+
+def _other_value(value: t.Any, table: dict[str, frozenset[int]], every: frozenset[int], out: set[int]) -> None:
+    """A guard field holding an array, a number or a boolean: each string selects by the table; a number or a
+    boolean (which ES may coerce to an option's text) conservatively selects every rule of the field."""
+    value = fields.normalise(value)
+    if value is None:
+        return
+    for item in value if value.__class__ is list else (value,):
+        if item.__class__ is str:
+            rules = table.get(item)
+            if rules:
+                out |= rules
+        else:
+            out |= every
+            return
 
 
 class Dispatcher:
@@ -123,26 +166,21 @@ class Dispatcher:
             for bucket in by_category.values():
                 bucket.freeze()
         self._category_getters = {name: fields.getter(name) for name in self._buckets}
-        self._guard_roots = [(name, name.partition(".")[0]) for name in sorted(self.guard_fields)]
 
     def lookup(self, doc: Doc) -> set[int]:
         """The rules with a step whose category and guard `doc` satisfies (a superset of the rules it matches)."""
         out: set[int] = set()
-        # Reading a field the event lacks costs a search of every flattened and mixed spelling (fields.py); the
-        # roots (first path segments) of the event's top-level keys rule most of those reads out at once.
-        roots = {key.partition(".")[0] for key in doc}
-        cache: dict[str, t.Any] = {name: None for name, root in self._guard_roots if root not in roots}
         for category_field, by_category in self._buckets.items():
-            value = self._category_getters[category_field](doc)
             any_bucket = by_category.get(None)
             if any_bucket is not None:
-                self._collect(any_bucket, doc, cache, out)
+                any_bucket.collect(doc, out)
+            value = self._category_getters[category_field](doc)
             if value is None:
                 continue
             if value.__class__ is str:
                 bucket = by_category.get(value)
                 if bucket is not None:
-                    self._collect(bucket, doc, cache, out)
+                    bucket.collect(doc, out)
                 continue
             seen: set[int] = set()
             for item in (value if value.__class__ is list else [value]):
@@ -152,33 +190,5 @@ class Dispatcher:
                     bucket = by_category.get(name)
                     if bucket is not None and id(bucket) not in seen:
                         seen.add(id(bucket))
-                        self._collect(bucket, doc, cache, out)
+                        bucket.collect(doc, out)
         return out
-
-    @staticmethod
-    def _collect(bucket: _Bucket, doc: Doc, cache: dict[str, t.Any], out: set[int]) -> None:
-        if bucket.unguarded:
-            out |= bucket.unguarded
-        for guard_field, table in bucket.guarded.items():
-            if guard_field in cache:
-                value = cache[guard_field]
-            else:
-                value = cache[guard_field] = fields.getter(guard_field)(doc)
-            if value is None:
-                continue
-            if value.__class__ is str:
-                rules = table.get(value)
-                if rules:
-                    out |= rules
-                continue
-            if value.__class__ is list:
-                for item in value:
-                    if item.__class__ is str:
-                        rules = table.get(item)
-                        if rules:
-                            out |= rules
-                    else:
-                        out |= bucket.every[guard_field]  # a number/boolean may equal a string option
-                        break
-                continue
-            out |= bucket.every[guard_field]

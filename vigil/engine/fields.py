@@ -55,6 +55,10 @@ def values_of(value: t.Any) -> tuple[t.Any, ...]:
 
 def _normalise(value: t.Any) -> t.Any:
     """Flatten nested arrays, drop nulls, and unwrap 0/1-element results (see the module doc)."""
+    if len(value) == 1:  # the common shape (`"type": ["start"]`): no copy
+        only = value[0]
+        if only.__class__ is not list:
+            return only  # a lone null gives None, as dropping it would
     out: list[t.Any] = []
     _extend(value, out)
     if not out:
@@ -111,7 +115,41 @@ def _build(path: str) -> Getter:
     return namespace["get"]
 
 
+_SLOW_CACHE: dict[tuple[str, ...], Getter] = {}
+
+
 def _slow_getter(parts: tuple[str, ...]) -> Getter:
+    """`_build_slow_getter(parts)`, built once per path (every fused test of a field shares it)."""
+    cached = _SLOW_CACHE.get(parts)
+    if cached is None:
+        cached = _SLOW_CACHE[parts] = _build_slow_getter(parts)
+    return cached
+
+
+def _build_slow_getter(parts: tuple[str, ...]) -> Getter:
+    """What a getter does when the nested lookup fails. Most often the field is simply absent (rules name many
+    fields an event lacks); generated straight-line code proves that with the few dict lookups the general walk
+    would make (the path's next segment and every dotted spelling of the rest, at each level that exists), without
+    its recursion. A document that spells the path with dots, or holds an array or a non-object along it, takes
+    the general walk (`_general_getter`), so answers are unchanged."""
+    general = _general_getter(parts)
+    lines = ["def slow(doc):", "    node = doc"]
+    n = len(parts)
+    for i, part in enumerate(parts):
+        lines.append("    if node.__class__ is not dict:\n        return general(doc)")
+        # a dotted key at this level (`{"parent.name": ...}` inside "process") may hold the rest of the path
+        dotted = [".".join(parts[i:j]) for j in range(i + 2, n + 1)]
+        if dotted:
+            test = " or ".join(f"{key!r} in node" for key in dotted)
+            lines.append(f"    if {test}:\n        return general(doc)")
+        lines.append(f"    node = node.get({part!r}, MISSING)\n    if node is MISSING:\n        return None")
+    lines.append("    return general(doc)")
+    namespace: dict[str, t.Any] = {"MISSING": _MISSING, "general": general}
+    exec("\n".join(lines), namespace)  # noqa: S102 -- source built from repr() of path segments only
+    return namespace["slow"]
+
+
+def _general_getter(parts: tuple[str, ...]) -> Getter:
     """The general walk: every way of splitting the remaining path into a (possibly dotted) key, through arrays."""
     n = len(parts)
     # keys[i][j] is the dotted key made of parts[i:j]; precomputed so the walk does no string joins.

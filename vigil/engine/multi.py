@@ -25,6 +25,8 @@ its location; the others still run.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 import typing as t
 from dataclasses import asdict, dataclass, field
@@ -32,7 +34,6 @@ from dataclasses import asdict, dataclass, field
 import orjson
 from stringzilla import find
 
-from vigil.engine.compiler import compile_event_filter
 from vigil.engine.dispatch import Dispatcher, step_queries
 from vigil.engine.prefilter import RulePrefilter, rule_literals
 from vigil.engine.query import CompiledQuery, Match, QueryStream, compile_query
@@ -84,10 +85,66 @@ class BadInput(t.NamedTuple):
     reason: str
 
 
+class _StepMemo:
+    """The step predicates of one sequence/sample (or piped event query), evaluated ONCE per event.
+
+    The engine tests an event against every step before feeding it (`pretest`: an event no step matches cannot
+    change the result); the stream would then run the same predicates again. Its stages are given `memoized`
+    predicates instead, which answer from this memo for the event just pretested (identity, not equality) and
+    compute anything else afresh. `forget()` runs after each feed, so a document fed again later (perhaps changed)
+    is evaluated again."""
+
+    __slots__ = ("predicates", "doc", "results")
+
+    def __init__(self, predicates: t.Sequence[t.Callable[[Doc], bool]]):
+        self.predicates = tuple(predicates)
+        self.doc: t.Optional[Doc] = None
+        self.results: list[bool] = []
+
+    def pretest(self, doc: Doc) -> bool:
+        results = [p(doc) for p in self.predicates]
+        self.doc = doc
+        self.results = results
+        return True in results
+
+    def forget(self) -> None:
+        self.doc = None
+
+    def memoized(self, predicate: t.Callable[[Doc], bool]) -> t.Callable[[Doc], bool]:
+        index = self.predicates.index(predicate)
+        memo = self
+
+        def step(event: Doc) -> bool:
+            if event is memo.doc:
+                return memo.results[index]
+            return predicate(event)
+
+        return step
+
+
+def _memoized_query(compiled: CompiledQuery) -> tuple[CompiledQuery, _StepMemo]:
+    """A shallow copy of `compiled` (the caller's object stays as it was) whose step predicates answer from one
+    `_StepMemo`, and that memo."""
+    own = copy.copy(compiled)
+    if compiled.kind == "event":
+        memo = _StepMemo([compiled._filter])  # type: ignore[list-item]
+        own._filter = memo.memoized(compiled._filter)  # type: ignore[arg-type]
+        return own, memo
+    steps = [s.predicate for s in compiled._stages] + [s.predicate for s in compiled._sample_steps]
+    if compiled._until is not None:
+        steps.append(compiled._until.predicate)
+    memo = _StepMemo(dict.fromkeys(steps))  # `runs=N` repeats one stage: one evaluation
+    own._stages = [dataclasses.replace(s, predicate=memo.memoized(s.predicate)) for s in compiled._stages]
+    own._sample_steps = [dataclasses.replace(s, predicate=memo.memoized(s.predicate)) for s in compiled._sample_steps]
+    if compiled._until is not None:
+        own._until = dataclasses.replace(compiled._until, predicate=memo.memoized(compiled._until.predicate))
+    return own, memo
+
+
 class _Slot:
     """One runnable rule: what the caller passed, its compiled query, and how events reach it."""
 
-    __slots__ = ("rule", "compiled", "stream", "filter", "pretest", "stats")
+    __slots__ = ("rule", "compiled", "stream", "filter", "pretest", "memo", "stats")
 
     def __init__(self, rule: t.Any, compiled: CompiledQuery, name: str):
         self.rule = rule
@@ -96,14 +153,15 @@ class _Slot:
         # event queries without pipes are a bare filter call; everything else keeps its stream state
         plain = compiled.kind == "event" and not compiled.query.pipes
         self.filter = compiled._filter if plain else None
-        self.stream: t.Optional[QueryStream] = None if plain else compiled.stream()
-        # Sequences and samples: an event no step matches cannot change their result (it would only advance the
-        # stream's clock), so it is not fed; this spares parsing its timestamp once per rule.
-        self.pretest: t.Optional[t.Callable[[Doc], bool]] = None if plain else compiled._filter
-        if compiled.kind != "event":
-            tests = [compile_event_filter(q, category_field=compiled.category_field)
-                     for q in step_queries(compiled.query)]
-            self.pretest = tests[0] if len(tests) == 1 else (lambda doc: any(test(doc) for test in tests))
+        self.stream: t.Optional[QueryStream] = None
+        self.pretest: t.Optional[t.Callable[[Doc], bool]] = None
+        self.memo: t.Optional[_StepMemo] = None
+        if not plain:
+            # Sequences and samples: an event no step matches cannot change their result (it would only advance
+            # the stream's clock), so it is not fed; this spares parsing its timestamp once per rule.
+            own, self.memo = _memoized_query(compiled)
+            self.pretest = self.memo.pretest
+            self.stream = own.stream()
 
 
 def _rule_name(rule: t.Any) -> str:
@@ -271,6 +329,7 @@ class MultiRuleEngine:
                     out.append((slot.rule, Match([doc])))
             elif slot.pretest(doc):  # type: ignore[misc]
                 found = slot.stream.feed(doc)  # type: ignore[union-attr]
+                slot.memo.forget()  # type: ignore[union-attr]
                 if found:
                     slot.stats.matches += len(found)
                     out.extend((slot.rule, m) for m in found)
