@@ -3,9 +3,10 @@
 Hierarchy:
 
     VigilError                 root; `str(e)` is the full user-facing message
-    ├── EqlError               a query is wrong; location is line:column inside the query text
-    │   ├── EqlSyntaxError     it does not parse
-    │   └── EqlSemanticError   it parses but cannot run: unknown function, arity, type mismatch
+    ├── QueryTextError         a query's text is wrong; location is line:column inside the query, with a caret
+    │   └── EqlError
+    │       ├── EqlSyntaxError     it does not parse (KqlSyntaxError for KQL)
+    │       └── EqlSemanticError   it parses but cannot run: unknown function, arity, type mismatch
     ├── UnsupportedError       valid input that vigil does not run (a rule type, a feature), named
     ├── RuleError              a rule file or rule field is invalid (file:line, rule key)
     ├── SourceError            an input cannot be read or recognised (file, formats tried)
@@ -79,8 +80,8 @@ class VigilError(Exception):
         }
 
 
-class EqlError(VigilError):
-    """An error in EQL text, shown with the query line and a caret under the column."""
+class QueryTextError(VigilError):
+    """An error inside a query's text (EQL or KQL), shown as `line L:C: message`, the query line and a caret."""
 
     def __init__(
         self,
@@ -106,6 +107,10 @@ class EqlError(VigilError):
         if self.hint:
             out += f"\n  hint: {self.hint}"
         return out
+
+
+class EqlError(QueryTextError):
+    """An error in EQL text."""
 
 
 class EqlSyntaxError(EqlError):

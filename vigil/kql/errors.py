@@ -8,9 +8,7 @@
 
 from __future__ import annotations
 
-import typing as t
-
-from vigil.errors import EqlSyntaxError, Location, UnsupportedError, caret_snippet
+from vigil.errors import EqlSyntaxError, QueryTextError, UnsupportedError
 
 __all__ = ["KqlSyntaxError", "KqlUnsupportedError"]
 
@@ -19,30 +17,5 @@ class KqlSyntaxError(EqlSyntaxError):
     """KQL that Kibana's grammar rejects; `str()` is `line L:C: message`, the query line and a caret."""
 
 
-class KqlUnsupportedError(UnsupportedError):
+class KqlUnsupportedError(UnsupportedError, QueryTextError):
     """KQL that parses but that vigil cannot evaluate with Kibana's meaning; shown like a syntax error."""
-
-    def __init__(
-        self,
-        message: str,
-        query: str = "",
-        line: t.Optional[int] = None,
-        column: t.Optional[int] = None,
-        hint: t.Optional[str] = None,
-        width: int = 1,
-    ):
-        super().__init__(message, Location(line=line, column=column), hint)
-        self.query = query
-        self.line = line
-        self.column = column
-        self.width = width
-
-    def __str__(self) -> str:
-        out = self.message
-        if self.line is not None and self.column is not None:
-            out = f"line {self.line}:{self.column}: {self.message}"
-            if self.query:
-                out += "\n" + caret_snippet(self.query, self.line, self.column, self.width)
-        if self.hint:
-            out += f"\n  hint: {self.hint}"
-        return out
