@@ -369,7 +369,8 @@ def main(argv: t.Optional[list[str]] = None) -> int:
         extras["All Linux EQL rules in one pass (bench/bench_rules.py)"] = extra_script(
             "bench_rules.py", ["--events", str(args.rule_events)], quiet, timeout=1800, priority=args.priority)
     if "sensor" in parts:
-        extras["Live sensor (bench/bench_sensor.py)"] = extra_script("bench_sensor.py", [], quiet, timeout=900)
+        extras["Live sensor (bench/bench_sensor.py)"] = extra_script("bench_sensor.py", ["--target", "true,tiny"], quiet,
+                                                                  timeout=900)
 
     context = report.Context(
         events=n, data=main_file, truth=truth, small_file=small_file, small_truth=small_truth, reps=args.reps,
