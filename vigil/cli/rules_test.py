@@ -60,6 +60,7 @@ def test_command(refs: tuple[str, ...], all_rules: bool, show: bool, only_failur
     both through the engine. REFS: a rule_id (or prefix), builtin:<id>, a rule file, or a directory.
     Exit 1 if any runnable rule fails; rule types vigil does not synthesize are listed as skipped."""
     from vigil.rules.synth import CannotSynthesize, synthesize_rule
+    from vigil.rules.synth_aggregate import AGGREGATE_TYPES, synthesize_aggregate
 
     if not refs and not all_rules:
         raise RuleError("name the rules to test (a rule_id, builtin:<id>, a file or a directory) or use --all",
@@ -71,7 +72,7 @@ def test_command(refs: tuple[str, ...], all_rules: bool, show: bool, only_failur
     counts: collections.Counter[str] = collections.Counter()
     for rule in sorted(chosen, key=lambda r: r.name.lower()):
         try:
-            result = synthesize_rule(rule)
+            result = synthesize_aggregate(rule) if rule.type in AGGREGATE_TYPES else synthesize_rule(rule)
         except CannotSynthesize as error:
             counts["skipped"] += 1
             if not only_failures:

@@ -298,8 +298,7 @@ def rule_query(rule: t.Any) -> ast.Query:
 
 
 _NOT_SYNTHESIZED = {
-    "new_terms": "it fires on a value unseen in its history window; one matching event does not prove that",
-    "threshold": "it fires on a count of events per group; only single-query matches are synthesized",
+    # threshold and new_terms rules are synthesized as event sets by vigil.rules.synth_aggregate
     "esql": "ES|QL is not supported",
     "machine_learning": "it fires on anomaly scores of Elastic ML jobs",
     "threat_match": "it fires on matches against threat-intel indicators",
