@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 import typing as t
-from dataclasses import dataclass
 from pathlib import Path
 
 from vigil import __version__
 from vigil.alerts.times import parse_time
-from vigil.notify.appendfile import append_lines
-from vigil.notify.base import Batch, ChannelOptions, DeliveryResult, alert_facts
-from vigil.notify.delivery import deliver
-from vigil.notify.retry import PermanentFailure, RetryPolicy
+from vigil.notify.appendfile import FileChannel
+from vigil.notify.base import ChannelOptions, alert_facts
 from vigil.notify.section import Section
 
 VENDOR = "vigil"
@@ -93,32 +90,10 @@ def format_alert(alert: t.Mapping[str, t.Any]) -> str:
     return "|".join(header) + "|" + extension
 
 
-@dataclass
-class CefFileChannel:
-    options: ChannelOptions
-    path: Path
-    dead_letter: t.Optional[Path]
-    fsync: bool = True
-    kind: str = "cef"
-
-    @property
-    def name(self) -> str:
-        return self.options.name
-
-    def send(self, batch: Batch) -> DeliveryResult:
-        lines = [format_alert(alert).encode("utf-8") for alert in batch.alerts]
-
-        def attempt() -> str:
-            try:
-                append_lines(self.path, lines, fsync=self.fsync)
-            except OSError as error:  # a full or read-only disk does not fix itself within a backoff
-                raise PermanentFailure(f"cannot append to {self.path}: {error.strerror or error}") from None
-            return f"{len(lines)} lines appended"
-
-        return deliver(channel=self.name, kind=self.kind, target=str(self.path), alerts=len(batch.alerts),
-                       attempt=attempt, policy=RetryPolicy(retries=0), dead_letter=self.dead_letter,
-                       payload=batch.to_payload)
+def _line(alert: t.Mapping[str, t.Any]) -> bytes:
+    return format_alert(alert).encode("utf-8")
 
 
-def build(section: Section, options: ChannelOptions, dead_letter: t.Optional[Path]) -> CefFileChannel:
-    return CefFileChannel(options, section.path("path"), dead_letter, fsync=section.bool("fsync", True))
+def build(section: Section, options: ChannelOptions, dead_letter: t.Optional[Path]) -> FileChannel:
+    return FileChannel(options, section.path("path"), dead_letter, kind="cef", format_line=_line,
+                       fsync=section.bool("fsync", True))
