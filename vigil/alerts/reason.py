@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import typing as t
 
+from vigil.alerts.ids import js_string
+
 _MISSING = object()
 
 
@@ -30,20 +32,14 @@ def get_path(doc: t.Mapping[str, t.Any], path: str) -> t.Any:
 
 
 def _js_text(value: t.Any) -> str:
-    """How JavaScript's `Array.prototype.join` prints one element."""
+    """How JavaScript's `Array.prototype.join` prints one element (null prints as nothing, scalars as `String()`)."""
     if value is None:
         return ""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
     if isinstance(value, list):
         return ",".join(_js_text(v) for v in value)
     if isinstance(value, dict):
         return "[object Object]"
-    return str(value)
+    return js_string(value)
 
 
 def template_value(value: t.Any) -> t.Optional[str]:
