@@ -51,12 +51,30 @@ _ACK = struct.Struct("=I")  # PROC_EVENT_NONE carries `err`
 RCVBUF_BYTES = 8 * 1024 * 1024  # the kernel doubles it; the default 212,992 bytes holds only ~256 exec messages
 
 
-class ConnectorUnavailable(Exception):
-    """The connector cannot be used here; `reason` says why in words a user can act on."""
+class Unavailable(Exception):
+    """A kernel interface cannot be used here; `reason` says why in words a user can act on."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class ConnectorUnavailable(Unavailable):
+    """The proc connector cannot be used here."""
+
+
+SO_RCVBUFFORCE = 33  # not exported by Python's socket module
+
+
+def set_receive_buffer(sock: socket.socket, size: int) -> bool:
+    """Size a netlink socket's receive buffer: SO_RCVBUFFORCE (beats rmem_max, needs CAP_NET_ADMIN), else
+    SO_RCVBUF (capped by net.core.rmem_max). Returns whether the forced size was taken."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+        return True
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +162,7 @@ class ProcConnector:
         except OSError as error:
             raise ConnectorUnavailable(f"cannot open a NETLINK_CONNECTOR socket: {error.strerror}") from None
         try:
-            self._set_rcvbuf(rcvbuf)
+            self.rcvbuf_forced = set_receive_buffer(self.sock, rcvbuf)
             self.sock.bind((0, CN_IDX_PROC))
             self._subscribe(exec_filter)
         except ConnectorUnavailable:
@@ -166,13 +184,6 @@ class ProcConnector:
 
     def fileno(self) -> int:
         return self.sock.fileno()
-
-    def _set_rcvbuf(self, size: int) -> None:
-        try:
-            self.sock.setsockopt(socket.SOL_SOCKET, 33, size)  # SO_RCVBUFFORCE: beats rmem_max with CAP_NET_ADMIN
-            self.rcvbuf_forced = True
-        except OSError:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
     def _subscribe(self, exec_filter: bool) -> None:
         try:

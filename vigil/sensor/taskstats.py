@@ -21,6 +21,8 @@ import struct
 import typing as t
 from dataclasses import dataclass
 
+from vigil.sensor.connector import Unavailable, set_receive_buffer
+
 NETLINK_GENERIC = 16
 GENL_ID_CTRL = 0x10
 CTRL_CMD_GETFAMILY = 3
@@ -46,10 +48,8 @@ RCVBUF_BYTES = 4 * 1024 * 1024
 KEEP = 32768  # exit records kept for lookups (one per exiting task; older ones are dropped first)
 
 
-class TaskstatsUnavailable(Exception):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+class TaskstatsUnavailable(Unavailable):
+    """The kernel's taskstats exit records cannot be used here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +123,7 @@ class ExitListener:
         except OSError as error:
             raise TaskstatsUnavailable(f"cannot open a generic netlink socket: {error.strerror}") from None
         try:
-            try:
-                self.sock.setsockopt(socket.SOL_SOCKET, 33, rcvbuf)  # SO_RCVBUFFORCE (CAP_NET_ADMIN)
-            except OSError:
-                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            set_receive_buffer(self.sock, rcvbuf)
             self.sock.bind((0, 0))
             self.family = self._resolve_family()
             self.cpus = _possible_cpus()
