@@ -120,7 +120,7 @@ def query_command(
             if is_event:
                 groups = ([line] for line in _event_hits(reader, compiled, parsed.pipes, sort))
             else:
-                groups = _sequence_matches(reader, compiled, sort)
+                groups = _sequence_matches((line.doc for line in reader), compiled, sort)
             emitted = _emit(groups, table, _parse_fields(fields), is_event)
     _report_input_problems(reader, max_bad)
     if show_stats:
@@ -147,7 +147,7 @@ def _query_sources(paths: list[str], source: str, compiled: t.Any, parsed: ast.Q
                 hits = itertools.islice(hits, pipe.count) if pipe.kind == "head" else iter(deque(hits, pipe.count))
             groups: t.Iterator[list] = ([doc] for doc in hits)
         else:
-            groups = _sequence_matches(({"doc": d} for d in docs), compiled, sort, key="doc")
+            groups = _sequence_matches(docs, compiled, sort)
         emitted = _emit(groups, table, _parse_fields(fields), is_event)
     if stats.bad.count or show_stats:
         click.echo(stats.report(), err=True)
@@ -182,8 +182,7 @@ def _emit_lines(hits: t.Iterator[JsonLine]) -> int:
     return count
 
 
-def _sequence_matches(reader: t.Iterable, compiled: t.Any, sort: bool, key: str = "") -> t.Iterator[list]:
-    docs: t.Iterable[dict] = (item[key] for item in reader) if key else (line.doc for line in reader)
+def _sequence_matches(docs: t.Iterable[dict], compiled: t.Any, sort: bool) -> t.Iterator[list]:
     if sort:
         docs = sorted(docs, key=compiled.sort_key)
     for match in compiled.run(docs):
