@@ -14,9 +14,13 @@ Three stages, each a necessary condition so no match is ever lost (the rules' ow
 1. `prefilter.RulePrefilter`: one literal test over the raw line for all rules (the union of one required clause per
    rule); a line no rule can match is never decoded. In `run_files` the union runs over whole blocks inside
    `vigil.io.ndjson`'s SIMD scanner.
-2. `dispatch.Dispatcher`: the decoded event is looked up by its category values and one equality guard per rule
-   step; each guard field is read once per event, whatever the number of rules using it.
-3. The selected rules run: event queries call their compiled filter, sequences and samples are fed to their own
+2. `stepindex.StepIndex`: every step of every rule is a bit; each field a step's condition constrains on its own
+   (`host.os.type == "linux"`, `process.name : ("bash", "sh")`, the category...) has a memo `value -> bits of the
+   steps whose tests on that field hold`, filled the first time a value is met. An event's candidate steps are the
+   AND of the masks of a few fields, chosen from a calibration sample (the first lines of the input, or the first
+   events fed live).
+3. The selected rules run, each step answered from the same memos for its one-field conjuncts (its other
+   conjuncts compiled as usual): event queries call that filter, sequences and samples are fed to their own
    `QueryStream` (bounded state: `max_sequence_states` each; evictions and held states are reported per rule).
 
 Rules that cannot run here (not EQL, or a query that does not compile) are kept in `skipped` with the reason and
@@ -34,10 +38,11 @@ from dataclasses import asdict, dataclass, field
 import orjson
 from stringzilla import find
 
-from vigil.engine.dispatch import Dispatcher, step_queries
+from vigil.engine.dispatch import step_queries
 from vigil.engine.prefilter import RulePrefilter, rule_literals
 from vigil.engine.query import CompiledQuery, Match, QueryStream, compile_query
 from vigil.engine.sequence import DEFAULT_MAX_SEQUENCE_STATES
+from vigil.engine.stepindex import StepIndex
 from vigil.eql import ast
 from vigil.errors import VigilError
 
@@ -101,8 +106,13 @@ class _StepMemo:
         self.doc: t.Optional[Doc] = None
         self.results: list[bool] = []
 
-    def pretest(self, doc: Doc) -> bool:
-        results = [p(doc) for p in self.predicates]
+    def pretest(self, doc: Doc, candidates: int = -1) -> bool:
+        """Evaluate the steps `candidates` (bit i: predicate i; the step index's mask, shifted) may satisfy; the
+        others are known false for this event."""
+        if candidates == -1:
+            results = [p(doc) for p in self.predicates]
+        else:
+            results = [bool(candidates >> i & 1) and p(doc) for i, p in enumerate(self.predicates)]
         self.doc = doc
         self.results = results
         return True in results
@@ -144,7 +154,7 @@ def _memoized_query(compiled: CompiledQuery) -> tuple[CompiledQuery, _StepMemo]:
 class _Slot:
     """One runnable rule: what the caller passed, its compiled query, and how events reach it."""
 
-    __slots__ = ("rule", "compiled", "stream", "filter", "pretest", "memo", "stats")
+    __slots__ = ("rule", "compiled", "stream", "filter", "pretest", "memo", "stats", "first_bit", "bits", "aligned")
 
     def __init__(self, rule: t.Any, compiled: CompiledQuery, name: str):
         self.rule = rule
@@ -162,6 +172,9 @@ class _Slot:
             own, self.memo = _memoized_query(compiled)
             self.pretest = self.memo.pretest
             self.stream = own.stream()
+        self.first_bit = 0  # this rule's steps are bits first_bit.. of the step index (set by the engine)
+        self.bits = 0
+        self.aligned = False
 
 
 def _rule_name(rule: t.Any) -> str:
@@ -191,6 +204,19 @@ def _head_lines(paths: t.Sequence[str], limit: int = CALIBRATION_LINES) -> list[
         except VigilError:
             continue
     return []
+
+
+def _head_docs(paths: t.Sequence[str]) -> list[Doc]:
+    """The JSON objects among the first lines of the input, to plan the step index on."""
+    docs = []
+    for line in _head_lines(paths):
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if doc.__class__ is dict:
+            docs.append(doc)
+    return docs
 
 
 class MultiRuleEngine:
@@ -225,9 +251,18 @@ class MultiRuleEngine:
         self.prefilter = RulePrefilter([rule_literals(s.compiled.query) for s in self.slots],
                                        use_automaton=use_automaton)
         self.use_prefilter = prefilter and self.prefilter.skips_lines
-        self.dispatcher = Dispatcher({
-            i: (s.compiled.category_field, step_queries(s.compiled.query)) for i, s in enumerate(self.slots)
-        })
+        steps: list[tuple[str, ast.EventQuery]] = []
+        self._rule_of_bit: list[int] = []
+        for i, slot in enumerate(self.slots):
+            queries = step_queries(slot.compiled.query)
+            # A memo's predicates are the rule's step queries in order (`runs` repeats share one predicate); if
+            # they did not line up, every step would be evaluated (still exact, only slower).
+            slot.aligned = slot.memo is not None and len(slot.memo.predicates) == len(queries)
+            slot.first_bit = len(steps)
+            slot.bits = ((1 << len(queries)) - 1) << len(steps)
+            steps.extend((slot.compiled.category_field, q) for q in queries)
+            self._rule_of_bit.extend([i] * len(queries))
+        self.index = StepIndex(steps, on_calibrated=self._use_index_predicates)
         self._stats = MultiStats(prefilter=self.prefilter.describe())
         self.bad_lines: list[BadInput] = []
         self.keep_bad = 1000
@@ -260,6 +295,22 @@ class MultiRuleEngine:
                 if where is not None:
                     error.hint = f"in the query of {where}" + (f"; {error.hint}" if error.hint else "")
             raise
+
+    def _use_index_predicates(self) -> None:
+        """Once the index knows which fields repeat their values: each rule's steps as the index answers them,
+        memo lookups for the one-field conjuncts (the verdicts its compiled filter would give, from a dict instead
+        of wildcards, regexes and CIDR tests on a value seen before)."""
+        for slot in self.slots:
+            if slot.compiled.kind == "event" and not slot.compiled.query.pipes:
+                slot.filter = self.index.predicate(slot.first_bit)
+            elif slot.aligned:
+                slot.memo.predicates = tuple(  # type: ignore[union-attr]
+                    self.index.predicate(slot.first_bit + i) for i in range(len(slot.memo.predicates)))  # type: ignore[union-attr]
+
+    def candidates(self, doc: Doc) -> set[int]:
+        """Indexes of the rules the step index shows `doc` to (a superset of those it can match)."""
+        mask = self.index.mask(doc)
+        return {i for i, slot in enumerate(self.slots) if mask & slot.bits}
 
     @property
     def rules(self) -> list[t.Any]:
@@ -299,14 +350,19 @@ class MultiRuleEngine:
         evaluating it); pass it only when `doc` is that line's JSON as-is."""
         stats = self._stats
         stats.events += 1
-        targets = self.dispatcher.lookup(doc)
-        if not targets:
+        mask = self.index.mask(doc)
+        if not mask:
             return []
         out: list[RuleMatch] = []
         slots = self.slots
+        rule_of_bit = self._rule_of_bit
         rule_tests = self.prefilter.rule_tests if raw is not None and self.use_prefilter else None
         low: t.Optional[bytes] = None
-        for index in sorted(targets) if len(targets) > 1 else targets:
+        candidates = mask
+        while mask:
+            index = rule_of_bit[(mask & -mask).bit_length() - 1]
+            slot = slots[index]
+            mask &= ~slot.bits  # rules in order: the lowest bit set belongs to the next rule
             if rule_tests is not None:
                 tests = rule_tests.get(index)
                 if tests is not None:
@@ -321,13 +377,13 @@ class MultiRuleEngine:
                     else:
                         continue
             stats.evaluations += 1
-            slot = slots[index]
             slot.stats.fed += 1
             if slot.filter is not None:
                 if slot.filter(doc):
                     slot.stats.matches += 1
                     out.append((slot.rule, Match([doc])))
-            elif slot.pretest(doc):  # type: ignore[misc]
+            elif (slot.pretest(doc, candidates >> slot.first_bit) if slot.aligned  # type: ignore[misc]
+                  else slot.pretest(doc)):  # type: ignore[misc]
                 found = slot.stream.feed(doc)  # type: ignore[union-attr]
                 slot.memo.forget()  # type: ignore[union-attr]
                 if found:
@@ -362,6 +418,8 @@ class MultiRuleEngine:
         if self.use_prefilter and not self.prefilter.calibrated:
             self.prefilter.calibrate(_head_lines(paths))
             self._stats.prefilter = self.prefilter.describe()
+        if not self.index.calibrated:
+            self.index.calibrate(_head_docs(paths))
         union = self.prefilter.union_literals if self.use_prefilter else None
         reader = self.reader = NdjsonReader(paths, prefilter=union, keep_bad=keep_bad, progress=progress)
         stats = self._stats

@@ -333,6 +333,8 @@ class QueryStream:
         elif compiled.kind == "sample":
             found = [Match(list(r.events), list(r.key)) for r in self._sample.feed(event)]  # type: ignore[union-attr]
         else:
+            if self._sequence.inert(event):  # type: ignore[union-attr]
+                return []
             ordinal = self._ordinal(event)
             if ordinal is None:
                 return []

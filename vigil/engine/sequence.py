@@ -112,6 +112,21 @@ class SequenceMatcher:
         self._warned = False
 
     # ----------------------------------------------------------------------------------------------- feeding
+    def inert(self, event: dict) -> bool:
+        """True when feeding `event` could change nothing, so its timestamp and join keys need not be computed:
+        it starts no sequence (the first stage rejects it), every later stage it matches has no sequence waiting
+        for it, `until` has nothing to cancel, and there are no missing stages or candidates awaiting a deadline.
+        (With many rules, most events a broad later step accepts arrive when nothing is in flight.)"""
+        if self._missing or self._pending:
+            return False
+        stages, positive, slots = self.stages, self._positive, self._slots
+        if stages[positive[0]].predicate(event):
+            return False
+        for pos in range(1, len(positive)):
+            if slots[pos - 1] and stages[positive[pos]].predicate(event):
+                return False
+        return not (self.states and self.until is not None and self.until.predicate(event))
+
     def feed(self, event: dict, ordinal: Ordinal) -> list[SequenceResult]:
         ts = ordinal[0]
         self._watermark = ordinal

@@ -670,22 +670,25 @@ def fn_cidr_match(address: t.Any, *cidrs: t.Any) -> t.Any:
         ip = ipaddress.ip_address(str(address))
     except ValueError:
         return None
+    # Networks as (version, first address, netmask) integers: one AND and compare each, no objects per test.
+    version, value = ip.version, int(ip)
     for cidr in cidrs:
         if cidr is None:
             continue
         net = _network(str(cidr))
-        if net is not None and ip.version == net.version and ip in net:
+        if net is not None and version == net[0] and value & net[2] == net[1]:
             return True
     return False
 
 
-_NETWORKS: dict[str, t.Any] = {}
+_NETWORKS: dict[str, t.Optional[tuple[int, int, int]]] = {}
 
 
-def _network(text: str) -> t.Any:
+def _network(text: str) -> t.Optional[tuple[int, int, int]]:
     if text not in _NETWORKS:
         try:
-            _NETWORKS[text] = ipaddress.ip_network(text, strict=False)
+            net = ipaddress.ip_network(text, strict=False)
+            _NETWORKS[text] = (net.version, int(net.network_address), int(net.netmask))
         except ValueError:
             _NETWORKS[text] = None
     return _NETWORKS[text]
