@@ -53,3 +53,42 @@ def test_several_rules_read_the_input_once_and_a_broken_one_does_not_stop_the_ot
     first, second = hunt([good, broken], records(), store=store)
     assert len(consumed) == 2 and len(first.alerts) == 1
     assert second.error and "line 1" in second.error
+
+
+def test_routing_records_by_step_index_changes_no_result(tmp_path, store, monkeypatch):
+    """The hunt shows a record only to rules one of whose steps may match it (vigil/engine/stepindex.py); every
+    rule's alerts, matches and searched counts equal those of showing every record to every rule it selects."""
+    from vigil.runs import hunt as hunt_module
+
+    rules = [
+        make_rule(tmp_path),
+        make_rule(tmp_path, rule_id="7e5a1c2b-0000-4000-8000-000000000003", name="seq",
+                  query='sequence by host.name with maxspan=1h [process where process.name == "a"] '
+                        '[process where process.name == "b"] until [process where process.name == "stop"]'),
+        make_rule(tmp_path, rule_id="7e5a1c2b-0000-4000-8000-000000000004", name="any",
+                  query='any where user.name : "ANA" and process.pid > 1003', index=["logs-*"]),
+        make_rule(tmp_path, rule_id="7e5a1c2b-0000-4000-8000-000000000005", name="auditbeat only",
+                  query='process where process.name in ("a", "nping")', index=["auditbeat-*"]),
+    ]
+    names = ["nping", "a", "ls", "b", "stop", "a", "b", "nping", "NPING", "a"]
+    records = [event(n, T + n * M, name=name, user="ana" if n % 3 else "bob",
+                     index="auditbeat-8" if n % 4 == 0 else "logs-endpoint.events.process-default")
+               for n, name in enumerate(names, start=1)]
+    routed = hunt(rules, records, store=store)
+
+    def every_selected_rule(router, record):  # the reference: no step index
+        router.searched[record.index] = router.searched.get(record.index, 0) + 1
+        selected = router.selected(record.index)
+        return [st for p, st in enumerate(router.states) if selected >> p & 1]
+
+    monkeypatch.setattr(hunt_module._Router, "targets", every_selected_rule)
+    with AlertStore(tmp_path / "reference.db") as own:
+        reference = hunt(rules, records, store=own)
+    for found, expected in zip(routed, reference):
+        assert (found.events_searched, found.excepted, found.matches) == \
+            (expected.events_searched, expected.excepted, expected.matches), found.rule.name
+        assert sorted(a.id for a in found.alerts) == sorted(a.id for a in expected.alerts), found.rule.name
+    # nping on line 1 (line 8 is in auditbeat-*); a..b on 6..7 (the first a is cancelled by `stop`); lines 5, 7
+    # and 10 (pid > 1003, user ana, logs-* selects no auditbeat-* index); line 8 in auditbeat-*
+    assert [f.matches for f in routed] == [1, 1, 3, 1]
+    assert [f.events_searched for f in routed] == [8, 8, 8, 2]

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 
 from vigil.alerts import AlertContext, AlertStore
 from vigil.alerts.times import utc_now
+from vigil.engine.dispatch import step_queries
+from vigil.engine.stepindex import StepIndex
+from vigil.eql import ast
 from vigil.errors import VigilError
 from vigil.rules.model import Rule
 from vigil.runs import query_rule, suppress
@@ -62,9 +65,7 @@ class _RuleState:
         self.collected: list[t.Any] = []
 
     def feed(self, record: t.Any) -> None:
-        if not self.select(record.index):
-            return
-        self.hunt.events_searched += 1
+        """One record this rule's index patterns select (counted in `events_searched` by the caller)."""
         if self.is_excepted is not None and self.is_excepted(record.doc):
             self.hunt.excepted += 1
             return
@@ -111,6 +112,68 @@ def _flush(state: _RuleState, store: AlertStore, on_commit: t.Optional[OnCommit]
     state.pending = []
 
 
+class _Router:
+    """Which rules a record goes to, without asking each rule.
+
+    A record goes to a rule when the rule's index patterns select the record's index (answered once per distinct
+    index name, as a bitmask over the rules) and, unless the rule has exceptions to count, when one of the rule's
+    steps may match it (the step index over every rule's compiled query: vigil/engine/stepindex.py). A record no
+    step can match cannot change a rule's result, sequences and aggregations included, so this is exact; it is
+    still counted as searched (`searched`, per index name, credited at the end)."""
+
+    def __init__(self, states: t.Sequence[_RuleState]):
+        self.states = states
+        steps: list[tuple[str, ast.EventQuery]] = []
+        self.rule_of_bit: list[int] = []
+        self.step_bits: list[int] = []
+        for position, st in enumerate(states):
+            queries = step_queries(st.compiled.query)
+            self.step_bits.append(((1 << len(queries)) - 1) << len(steps))
+            steps.extend((st.compiled.category_field, q) for q in queries)
+            self.rule_of_bit.extend([position] * len(queries))
+        self.index = StepIndex(steps)
+        # rules whose exceptions must see every selected record, so that `excepted` counts them all
+        self.always = sum(1 << p for p, st in enumerate(states) if st.is_excepted is not None)
+        self._selected: dict[str, int] = {}
+        self.searched: dict[str, int] = {}
+
+    def selected(self, index_name: str) -> int:
+        found = self._selected.get(index_name)
+        if found is None:
+            found = self._selected[index_name] = sum(
+                1 << p for p, st in enumerate(self.states) if st.select(index_name))
+        return found
+
+    def targets(self, record: t.Any) -> t.Iterator[_RuleState]:
+        name = record.index
+        selected = self._selected.get(name)
+        if selected is None:
+            selected = self.selected(name)
+        self.searched[name] = self.searched.get(name, 0) + 1
+        if not selected:
+            return
+        mask = self.index.mask(record.doc)
+        rules = self.always & selected
+        rule_of_bit, step_bits = self.rule_of_bit, self.step_bits
+        while mask:
+            position = rule_of_bit[(mask & -mask).bit_length() - 1]
+            mask &= ~step_bits[position]
+            rules |= (1 << position) & selected
+        states = self.states
+        while rules:
+            low = rules & -rules
+            rules ^= low
+            yield states[low.bit_length() - 1]
+
+    def credit_searched(self) -> None:
+        for name, count in self.searched.items():
+            selected = self.selected(name)
+            for position, st in enumerate(self.states):
+                if selected >> position & 1:
+                    st.hunt.events_searched += count
+        self.searched = {}
+
+
 def hunt(
     rules: t.Sequence[Rule],
     records: t.Iterable[t.Any],
@@ -135,11 +198,15 @@ def hunt(
             out.append(states[-1].hunt)
         except VigilError as error:
             out.append(RuleHunt(rule, error=str(error)))
-    for record in records:
-        for st in states:
-            st.feed(record)
-            if len(st.pending) >= BATCH:
-                _flush(st, store, on_commit)
+    router = _Router(states)
+    try:
+        for record in records:
+            for st in router.targets(record):
+                st.feed(record)
+                if len(st.pending) >= BATCH:
+                    _flush(st, store, on_commit)
+    finally:
+        router.credit_searched()
     for st in states:
         st.finish()
         _flush(st, store, on_commit)
