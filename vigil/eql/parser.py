@@ -50,12 +50,24 @@ _ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "'"
 _UNICODE_ESCAPE = re.compile(r"u\{([0-9A-Fa-f]*)\}")
 
 
+# Queries parsed in this process, by text: a rule's query is parsed when it is validated and again when it is
+# compiled (and by exceptions, self-tests, the step index...). The AST is immutable, so one tree serves them all.
+_PARSED: dict[str, ast.Query] = {}
+_PARSED_MAX = 4096
+
+
 def parse(text: str) -> ast.Query:
     """Parse and check a whole EQL query."""
     from vigil.eql.checker import check
 
+    found = _PARSED.get(text) if isinstance(text, str) else None
+    if found is not None:
+        return found
     query = _build(text, "start")
     check(query, text)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[text] = query
     return query
 
 
