@@ -206,6 +206,10 @@ def _head_lines(paths: t.Sequence[str], limit: int = CALIBRATION_LINES) -> list[
     return []
 
 
+def _always_true(doc: Doc) -> bool:
+    return True
+
+
 def _head_docs(paths: t.Sequence[str]) -> list[Doc]:
     """The JSON objects among the first lines of the input, to plan the step index on."""
     docs = []
@@ -262,6 +266,7 @@ class MultiRuleEngine:
             slot.bits = ((1 << len(queries)) - 1) << len(steps)
             steps.extend((slot.compiled.category_field, q) for q in queries)
             self._rule_of_bit.extend([i] * len(queries))
+        self._completed = False  # True once the slots' predicates are the index's residuals
         self.index = StepIndex(steps, on_calibrated=self._use_index_predicates)
         self._stats = MultiStats(prefilter=self.prefilter.describe())
         self.bad_lines: list[BadInput] = []
@@ -297,15 +302,19 @@ class MultiRuleEngine:
             raise
 
     def _use_index_predicates(self) -> None:
-        """Once the index knows which fields repeat their values: each rule's steps as the index answers them,
-        memo lookups for the one-field conjuncts (the verdicts its compiled filter would give, from a dict instead
-        of wildcards, regexes and CIDR tests on a value seen before)."""
+        """Once the index knows which fields repeat their values: `feed` narrows each event's candidates with
+        `StepIndex.complete` (every memoized one-field conjunct of every candidate step, each field read once), so a
+        step that survives is decided by its residual conjuncts alone (the verdicts its compiled filter would give;
+        wildcards, regexes and CIDR tests on a value seen before come from a dict)."""
+        always = _always_true
         for slot in self.slots:
             if slot.compiled.kind == "event" and not slot.compiled.query.pipes:
-                slot.filter = self.index.predicate(slot.first_bit)
+                slot.filter = self.index.residual_predicate(slot.first_bit) or always
             elif slot.aligned:
                 slot.memo.predicates = tuple(  # type: ignore[union-attr]
-                    self.index.predicate(slot.first_bit + i) for i in range(len(slot.memo.predicates)))  # type: ignore[union-attr]
+                    self.index.residual_predicate(slot.first_bit + i) or always
+                    for i in range(len(slot.memo.predicates)))  # type: ignore[union-attr]
+        self._completed = True
 
     def candidates(self, doc: Doc) -> set[int]:
         """Indexes of the rules the step index shows `doc` to (a superset of those it can match)."""
@@ -351,6 +360,8 @@ class MultiRuleEngine:
         stats = self._stats
         stats.events += 1
         mask = self.index.mask(doc)
+        if mask and self._completed:
+            mask = self.index.complete(doc, mask)
         if not mask:
             return []
         out: list[RuleMatch] = []

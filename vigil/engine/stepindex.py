@@ -192,6 +192,7 @@ class StepIndex:
     def __init__(self, steps: t.Sequence[tuple[str, ast.EventQuery]], *,
                  on_calibrated: t.Optional[t.Callable[[], None]] = None):
         self.on_calibrated = on_calibrated
+        self._completions: dict[int, t.Callable[[Doc, int], int]] = {}  # candidate mask -> generated completion
         self.count = len(steps)
         self.full = (1 << self.count) - 1
         self.fields: dict[str, _FieldIndex] = {}
@@ -260,6 +261,7 @@ class StepIndex:
     # ------------------------------------------------------------------------------------------------ planning
     def calibrate(self, docs: t.Sequence[Doc]) -> None:
         """Fix the plan from a sample of events (the first events seen, or a look-ahead of the input)."""
+        self._completions.clear()  # which fields are volatile is about to change
         try:
             self._calibrate(docs)
         finally:
@@ -372,6 +374,39 @@ class StepIndex:
             masks = [masks[k] & column[r] for k, r in enumerate(rows)]
         return chosen
 
+    def complete(self, doc: Doc, mask: int) -> int:
+        """`mask` (from `mask(doc)`) narrowed to the steps ALL of whose memoized fields hold: every non-volatile
+        atom field of the candidate steps is read once and its verdict ANDed in. A surviving step then needs only
+        its `residual_predicate` (the conjuncts no memo decides) to be decided."""
+        if not mask:
+            return 0
+        completion = self._completions.get(mask)
+        if completion is None:
+            names: dict[str, None] = {}
+            rest = mask
+            while rest:
+                low = rest & -rest
+                rest ^= low
+                for name in self.step_fields[low.bit_length() - 1]:
+                    if not self.fields[name].volatile:
+                        names[name] = None
+            completion = _generate(tuple(self.fields[n] for n in names))
+            if len(self._completions) < MEMO_LIMIT:
+                self._completions[mask] = completion
+        return completion(doc, mask)
+
+    def residual_predicate(self, bit: int) -> t.Optional[t.Callable[[Doc], bool]]:
+        """What decides the step of `bit` for an event `complete` kept it for: its conjuncts that read several
+        fields or a volatile one (and its category, when the category field is volatile); None when nothing is
+        left to test (the step matches)."""
+        volatile = {name for name in self.step_fields[bit] if self.fields[name].volatile}
+        category_field, step = self.steps[bit]
+        rest = residual(step, volatile)
+        tests = [] if rest is None else [compile_predicate(rest)]
+        if step.category is not None and category_field in volatile:  # the category is not a conjunct: test it
+            tests.insert(0, fuse([_equals_test(category_field, step.category)]))
+        return _all(tests) if tests else None
+
     def predicate(self, bit: int) -> t.Callable[[Doc], bool]:
         """The step of `bit` as a predicate equal to its compiled filter: each of its atom fields answered from
         the field's memo (a dict lookup instead of wildcards, regexes, CIDR tests... on a value seen before), then
@@ -395,7 +430,7 @@ class StepIndex:
                               f"miss{i}": index.miss, f"other{i}": index.other})
             lines.append(_STEP_FIELD.format(access=fields.access_source(name), i=i))
         lines.append("    return True" if not tests else "    return residual(doc)")
-        exec("\n".join(lines), namespace)  # noqa: S102 -- source built from repr() of field names only
+        exec(compile("\n".join(lines), f"<step {bit}>", "exec"), namespace)  # noqa: S102 -- source from repr() of field names
         return namespace["step"]
 
     def describe(self) -> dict[str, t.Any]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import ipaddress
+import socket
 import re
 import typing as t
 
@@ -666,12 +667,18 @@ def fn_cidr_match(address: t.Any, *cidrs: t.Any) -> t.Any:
     own family. Null address gives null; an unparsable address is null here (ES fails the search)."""
     if address is None:
         return None
+    text = str(address)
     try:
-        ip = ipaddress.ip_address(str(address))
-    except ValueError:
-        return None
+        # Dotted-quad IPv4 through the C parser (as strict as `ipaddress`: four decimal parts, no leading zeros);
+        # anything else (IPv6, or not an address) through `ipaddress`.
+        version, value = 4, int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except OSError:
+        try:
+            ip = ipaddress.ip_address(text)
+        except ValueError:
+            return None
+        version, value = ip.version, int(ip)
     # Networks as (version, first address, netmask) integers: one AND and compare each, no objects per test.
-    version, value = ip.version, int(ip)
     for cidr in cidrs:
         if cidr is None:
             continue
