@@ -63,21 +63,36 @@ def _fields_of(expr: ast.Expr) -> set[str]:
     return {f.name for f in expr.find_all(ast.Field)}
 
 
-def necessary(expr: ast.Expr, name: str) -> t.Optional[ast.Expr]:
+def _names_below(node: ast.Node, memo: dict[int, frozenset[str]]) -> frozenset[str]:
+    """The fields a node reads, computed bottom-up once per node (by identity) for the whole condition."""
+    found = memo.get(id(node))
+    if found is None:
+        if isinstance(node, ast.Field):
+            found = frozenset([node.name]) if node.name else frozenset()
+        else:
+            found = frozenset().union(*(_names_below(child, memo) for child in node.children()))
+        memo[id(node)] = found
+    return found
+
+
+def necessary(expr: ast.Expr, name: str, _names: t.Optional[dict[int, frozenset[str]]] = None) -> t.Optional[
+        ast.Expr]:
     """A condition on the field `name` alone that holds whenever `expr` is true, or None when there is none to be
     had: `expr` itself when it reads only that field; for `and`, the conjunction of its operands' conditions; for
     `or`, the disjunction, when every operand has one. (If `a or b` is true one of them is, and so is its condition;
-    three-valued logic changes nothing: a null is not true.)"""
-    names = _fields_of(expr)
+    three-valued logic changes nothing: a null is not true.) `_names` memoizes each node's fields (by identity)
+    across the calls for one condition."""
+    memo = {} if _names is None else _names
+    names = _names_below(expr, memo)
     if names == {name}:
         return expr
     if name not in names:
         return None
     if isinstance(expr, ast.And):
-        parts = [p for p in (necessary(o, name) for o in expr.operands) if p is not None]
+        parts = [p for p in (necessary(o, name, memo) for o in expr.operands) if p is not None]
         return parts[0] if len(parts) == 1 else ast.And(tuple(parts)) if parts else None
     if isinstance(expr, ast.Or):
-        parts = [necessary(o, name) for o in expr.operands]
+        parts = [necessary(o, name, memo) for o in expr.operands]
         if any(p is None for p in parts):
             return None
         return ast.Or(tuple(parts))  # type: ignore[arg-type]
@@ -102,8 +117,9 @@ def step_atoms(step: ast.EventQuery, category_field: str) -> list[tuple[str, str
     if step.category is not None:
         out.append((category_field, f"category {step.category!r}", None))
     condition = optimize(step.condition)
-    for name in sorted(_fields_of(condition)):
-        expr = necessary(condition, name)
+    names: dict[int, frozenset[str]] = {}
+    for name in sorted(_names_below(condition, names)):
+        expr = necessary(condition, name, names)
         if expr is not None:
             out.append((name, to_eql(expr), expr))
     return out

@@ -27,10 +27,24 @@ N = t.TypeVar("N", bound=ast.Node)
 _NO_VALUE = object()
 
 
+# optimize() results by node identity (the node is kept alive with its result, so its id cannot be reused): the
+# same subtrees are optimized again and again while rules are compiled, indexed and checked, and trees are immutable.
+_DONE: dict[int, tuple[ast.Node, ast.Node]] = {}
+_DONE_MAX = 65536
+
+
 def optimize(node: N) -> N:
+    found = _DONE.get(id(node))
+    if found is not None and found[0] is node:
+        return found[1]  # type: ignore[return-value]
+    result = node
     for rewrite in (flatten_boolean, fold_constants, flatten_boolean, normalize_in):
-        node = rewrite(node)
-    return node
+        result = rewrite(result)
+    if len(_DONE) >= _DONE_MAX:
+        _DONE.clear()
+    _DONE[id(node)] = (node, result)
+    _DONE[id(result)] = (result, result)  # optimizing an optimized tree changes nothing
+    return result
 
 
 # ----------------------------------------------------------------------------------------------- flattening
