@@ -27,3 +27,12 @@ def step_queries(query: ast.Query) -> list[ast.EventQuery]:
     if isinstance(body, ast.Sequence) and body.until is not None:
         steps.append(body.until.query)
     return steps
+
+
+def conjuncts(expr: ast.Expr) -> t.Iterator[ast.Expr]:
+    """The operands of a (nested) top-level `and`, or the expression itself."""
+    if isinstance(expr, ast.And):
+        for operand in expr.operands:
+            yield from conjuncts(operand)
+    else:
+        yield expr

@@ -30,6 +30,7 @@ import bisect
 import collections
 import typing as t
 
+from vigil.engine.dispatch import conjuncts as _conjuncts
 from vigil.eql import ast
 from vigil.eql.literals import Needle, RequiredLiterals, required_literals
 
@@ -321,13 +322,6 @@ def _bounded(expr: ast.Expr) -> bool:
         return _bounded(expr.operand)
     return True
 
-
-def _conjuncts(expr: ast.Expr) -> t.Iterator[ast.Expr]:
-    if isinstance(expr, ast.And):
-        for operand in expr.operands:
-            yield from _conjuncts(operand)
-    else:
-        yield expr
 
 
 def step_literals(step: ast.EventQuery) -> t.Optional[RequiredLiterals]:

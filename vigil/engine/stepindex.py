@@ -24,6 +24,7 @@ import typing as t
 from dataclasses import dataclass
 
 from vigil.engine import fields
+from vigil.engine.dispatch import conjuncts as _conjuncts
 from vigil.engine.compiler import _all, _equals_test, compile_predicate
 from vigil.engine.fields import fuse
 from vigil.eql import ast
@@ -49,14 +50,6 @@ class Atom:
     field: str
     text: str
     predicate: t.Callable[[Doc], bool]
-
-
-def _conjuncts(expr: ast.Expr) -> t.Iterator[ast.Expr]:
-    if isinstance(expr, ast.And):
-        for operand in expr.operands:
-            yield from _conjuncts(operand)
-    else:
-        yield expr
 
 
 def _fields_of(expr: ast.Expr) -> set[str]:
@@ -424,30 +417,11 @@ class StepIndex:
         return _all(tests) if tests else None
 
     def predicate(self, bit: int) -> t.Callable[[Doc], bool]:
-        """The step of `bit` as a predicate equal to its compiled filter: each of its atom fields answered from
-        the field's memo (a dict lookup instead of wildcards, regexes, CIDR tests... on a value seen before), then
-        the conjuncts that read several fields. Exact: the memo bit of a field is the AND of the step's atoms on
-        it, which are its one-field conjuncts plus conditions those and the others imply."""
-        # A field whose values rarely repeat (an IP address, a command line) would miss its memo on most events,
-        # and a miss runs every atom of the field: the step's own conjuncts on it are evaluated directly instead.
-        volatile = {name for name in self.step_fields[bit] if self.fields[name].volatile}
-        category_field, step = self.steps[bit]
-        rest = residual(step, volatile)
-        tests = [] if rest is None else [compile_predicate(rest)]
-        if step.category is not None and category_field in volatile:  # the category is not a conjunct: test it
-            tests.insert(0, fuse([_equals_test(category_field, step.category)]))
-        namespace: dict[str, t.Any] = {"MISSING": fields._MISSING, "EMPTY": fields._EMPTY,
-                                       "normalise": fields._normalise, "BIT": 1 << bit,
-                                       "residual": _all(tests) if tests else None}
-        lines = ["def step(doc):"]
-        for i, name in enumerate(n for n in self.step_fields[bit] if n not in volatile):
-            index = self.fields[name]
-            namespace.update({f"slow{i}": fields._slow_getter(tuple(name.split("."))), f"memo{i}": index.memo,
-                              f"miss{i}": index.miss, f"other{i}": index.other})
-            lines.append(_STEP_FIELD.format(access=fields.access_source(name), i=i))
-        lines.append("    return True" if not tests else "    return residual(doc)")
-        exec(compile("\n".join(lines), f"<step {bit}>", "exec"), namespace)  # noqa: S102 -- source from repr() of field names
-        return namespace["step"]
+        """The step of `bit` decided as the engine decides it (`complete`, then `residual_predicate`): equal to its
+        compiled filter (what the tests check)."""
+        rest = self.residual_predicate(bit)
+        only = 1 << bit
+        return lambda doc: bool(self.complete(doc, only)) and (rest is None or bool(rest(doc)))
 
     def describe(self) -> dict[str, t.Any]:
         return {
@@ -476,22 +450,6 @@ _PLAN_FIELD = """
     mask &= m
     if not mask:
         return 0"""
-
-
-_STEP_FIELD = """
-{access}
-    if v is MISSING:
-        v = slow{i}(doc)
-    elif v.__class__ is list:
-        v = normalise(v)
-    if v.__class__ is str or v is None:
-        m = memo{i}.get(v)
-        if m is None:
-            m = miss{i}(v)
-    else:
-        m = other{i}(v)
-    if not m & BIT:
-        return False"""
 
 
 def _generate(plan: tuple[_FieldIndex, ...]) -> t.Callable[[Doc, int], int]:
