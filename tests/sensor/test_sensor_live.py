@@ -125,3 +125,32 @@ def test_kql_query_rules_run_live_and_aggregations_are_left_to_vigil_run(tmp_pat
         [alert] = detector.feed(_record(builder, "nping", 21))
         assert alert["kibana.alert.rule.rule_type_id"] == "siem.queryRule"
         assert alert["kibana.alert.rule.name"] == "KQL nping"
+
+
+def test_routing_by_the_step_index_raises_what_every_rule_would(tmp_path, nping_rule, builder, monkeypatch):
+    """The detector shows an event only to the rules one of whose steps may match it (and to rules with
+    exceptions): the same alerts as showing every event to every rule, sequences included."""
+    queries = {
+        "x-nping": None,  # the built-in query
+        "x-shell": 'process where process.name : ("BASH", "sh") and process.args : "-c"',
+        "x-seq": 'sequence by host.id with maxspan=1m [process where process.name == "curl"] '
+                 '[process where process.name == "sh"]',
+        "x-root": 'process where user.id == "0" and process.executable : "/tmp/*"',
+    }
+    rules = [dataclasses.replace(nping_rule, rule_id=rid, query=q or nping_rule.query) for rid, q in queries.items()]
+    events = [("true", ["true"], "/usr/bin"), ("curl", ["curl", "x"], "/usr/bin"), ("sh", ["sh", "-c", "id"], "/bin"),
+              ("nping", ["nping", "-c", "1"], "/usr/bin"), ("x", ["x"], "/tmp"), ("bash", ["bash", "-C"], "/bin")]
+
+    def alerts(name):
+        report = live.load_runners(rules)
+        with AlertStore(tmp_path / f"{name}.db") as store:
+            detector = live.LiveDetector(store, report.runners)
+            for i, (comm, args, exe_dir) in enumerate(events * 3):
+                detector.feed(_record(builder, comm, 100 + i, exe_dir=exe_dir, args=args))
+            detector.close_streams()
+            return sorted((a.rule_id, a.process_name or "", (a.document.get("process") or {}).get("pid") or 0)
+                          for a in store.list_alerts(limit=1000))
+
+    routed = alerts("routed")
+    monkeypatch.setattr(live.RuleIndex, "rules", lambda self, doc: (1 << len(self.bits)) - 1)
+    assert routed == alerts("every") and {r for r, _, _ in routed} == set(queries)

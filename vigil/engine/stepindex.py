@@ -466,3 +466,39 @@ def _generate(plan: tuple[_FieldIndex, ...]) -> t.Callable[[Doc, int], int]:
     exec("\n".join(lines), namespace)  # noqa: S102 -- source built from repr() of field names only
     return namespace["plan"]
 
+
+
+class RuleIndex:
+    """The step index of whole rules: which of several compiled queries an event can concern.
+
+    `RuleIndex([compiled, ...])` indexes every step of each query (`dispatch.step_queries`, with its category
+    field); `rules(doc)` is a bitmask over the queries' positions: a superset of the queries the event can change
+    the result of (a query none of whose steps matches an event cannot: not an event query, nor a sequence, sample
+    or aggregation over its matches). Used where each rule runs its own compiled query (`vigil hunt`, `vigil
+    watch`); the one-pass engine keeps the step bits themselves."""
+
+    def __init__(self, compiled: t.Sequence[t.Any]):
+        from vigil.engine.dispatch import step_queries
+
+        steps: list[tuple[str, ast.EventQuery]] = []
+        self.rule_of_bit: list[int] = []
+        self.bits: list[int] = []
+        for position, query in enumerate(compiled):
+            queries = step_queries(query.query)
+            self.bits.append(((1 << len(queries)) - 1) << len(steps))
+            steps.extend((query.category_field, q) for q in queries)
+            self.rule_of_bit.extend([position] * len(queries))
+        self.steps = StepIndex(steps)
+
+    def rules(self, doc: Doc) -> int:
+        steps = self.steps
+        mask = steps.mask(doc)
+        if mask:
+            mask = steps.complete(doc, mask)
+        out = 0
+        rule_of_bit, bits = self.rule_of_bit, self.bits
+        while mask:
+            position = rule_of_bit[(mask & -mask).bit_length() - 1]
+            mask &= ~bits[position]
+            out |= 1 << position
+        return out

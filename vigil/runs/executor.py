@@ -78,6 +78,10 @@ class ExecutionResult:
 def produce(records: t.Sequence[t.Optional[t.Any]], rule: Rule, ctx: AlertContext) -> list[ProducedAlert]:
     """The alerts of one match: an event alert, or a sequence's shell (all records) and one block per record."""
     present = [r for r in records if r is not None]
+    for record in present:  # a projected record (docs/sources.md, "Projection") becomes its full document now
+        complete = getattr(record, "complete", None)
+        if complete is not None:
+            complete()
     docs = build_alerts(records, rule, ctx)
     if rule.type != "eql":  # a KQL rule: its own rule_type_id, category and parameters
         docs = [query_rule.finish_alert(doc, rule) for doc in docs]
@@ -87,8 +91,25 @@ def produce(records: t.Sequence[t.Optional[t.Any]], rule: Rule, ctx: AlertContex
     return [ProducedAlert(shell, present)] + [ProducedAlert(doc, [r]) for doc, r in zip(blocks, present)]
 
 
+# Compiled queries by rule object (kept alive beside its query, so the id stays its own): a hunt asks once to learn
+# the fields the rules read and again to run them; a compiled query holds no per-run state (streams are made anew).
+_COMPILED: dict[int, tuple[Rule, CompiledQuery]] = {}
+_COMPILED_MAX = 4096
+
+
 def compile_rule(rule: Rule) -> CompiledQuery:
     """The rule's query, compiled with the rule's EQL settings (ES defaults where the rule sets none)."""
+    found = _COMPILED.get(id(rule))
+    if found is not None and found[0] is rule:
+        return found[1]
+    compiled = _compile_rule(rule)
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.clear()
+    _COMPILED[id(rule)] = (rule, compiled)
+    return compiled
+
+
+def _compile_rule(rule: Rule) -> CompiledQuery:
     if rule.type in query_rule.KQL_RULE_TYPES:
         return query_rule.compile_kql_rule(rule)
     if not rule.runnable or rule.language not in (None, "eql") or not rule.query:

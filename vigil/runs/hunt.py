@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 
 from vigil.alerts import AlertContext, AlertStore
 from vigil.alerts.times import utc_now
-from vigil.engine.dispatch import step_queries
-from vigil.engine.stepindex import StepIndex
-from vigil.eql import ast
+from vigil.engine.stepindex import RuleIndex
 from vigil.errors import VigilError
 from vigil.rules.model import Rule
 from vigil.runs import query_rule, suppress
@@ -123,15 +121,7 @@ class _Router:
 
     def __init__(self, states: t.Sequence[_RuleState]):
         self.states = states
-        steps: list[tuple[str, ast.EventQuery]] = []
-        self.rule_of_bit: list[int] = []
-        self.step_bits: list[int] = []
-        for position, st in enumerate(states):
-            queries = step_queries(st.compiled.query)
-            self.step_bits.append(((1 << len(queries)) - 1) << len(steps))
-            steps.extend((st.compiled.category_field, q) for q in queries)
-            self.rule_of_bit.extend([position] * len(queries))
-        self.index = StepIndex(steps)
+        self.index = RuleIndex([st.compiled for st in states])
         # rules whose exceptions must see every selected record, so that `excepted` counts them all
         self.always = sum(1 << p for p, st in enumerate(states) if st.is_excepted is not None)
         self._selected: dict[str, int] = {}
@@ -152,13 +142,7 @@ class _Router:
         self.searched[name] = self.searched.get(name, 0) + 1
         if not selected:
             return
-        mask = self.index.mask(record.doc)
-        rules = self.always & selected
-        rule_of_bit, step_bits = self.rule_of_bit, self.step_bits
-        while mask:
-            position = rule_of_bit[(mask & -mask).bit_length() - 1]
-            mask &= ~step_bits[position]
-            rules |= (1 << position) & selected
+        rules = (self.index.rules(record.doc) | self.always) & selected
         states = self.states
         while rules:
             low = rules & -rules

@@ -29,6 +29,7 @@ from vigil.alerts import AlertContext, AlertStore
 from vigil.engine.query import QueryStream
 from vigil.errors import VigilError
 from vigil.rules.model import Rule
+from vigil.engine.stepindex import RuleIndex
 from vigil.runs.executor import compile_rule, exceptions_for, produce
 from vigil.runs.select import IndexSelector
 from vigil.sensor.ecs import SENSOR_INDEX
@@ -126,11 +127,20 @@ class LiveDetector:
         self.batch_ns = None if batch_ms is None else int(batch_ms * 1_000_000)
         self._pending: list[tuple[Rule, list[dict]]] = []  # built, not yet committed (batch mode)
         self._pending_since = 0
+        self._route()
+
+    def _route(self) -> None:
+        # Which rules an event can concern (vigil/engine/stepindex.py): with hundreds of rules most of them cannot
+        # match a given exec, and asking each costs more than the index. Rules with exceptions see every event, so
+        # that `excepted_events` counts them all.
+        self._index = RuleIndex([runner.stream.compiled for runner in self.runners])
+        self._always = sum(1 << p for p, runner in enumerate(self.runners) if runner.excepted is not None)
 
     def replace_runners(self, runners: list[RuleRunner]) -> list[dict]:
         """Swap in a new rule set (SIGHUP). Pending state of the old streams is closed out first."""
         flushed = self.close_streams()
         self.runners = runners
+        self._route()
         return flushed
 
     def feed(self, record: Record) -> list[dict]:
@@ -139,7 +149,12 @@ class LiveDetector:
         self.events += 1
         produced: list[dict] = []
         doc = record.doc
-        for runner in self.runners:
+        runners = self.runners
+        targets = self._index.rules(doc) | self._always
+        while targets:
+            low = targets & -targets
+            targets ^= low
+            runner = runners[low.bit_length() - 1]
             if runner.excepted is not None and runner.excepted(doc):
                 runner.excepted_events += 1
                 continue
