@@ -1,9 +1,13 @@
 """Adapter throughput: events/s per source adapter on one core.
 
 Generates raw records from the shipped samples (vigil/data/samples/<source>.ndjson) as templates, varying the pid,
-timestamp and id fields so no two records are equal, and times two things per adapter:
-  normalize  — `adapter.normalize(raw)` + `adapter.index(doc)` on already-decoded records;
-  decode+    — `orjson.loads(line)` first, as a reader does.
+timestamp and id fields so no two records are equal, and times per adapter:
+  normalize       — `adapter.normalize(raw)` + `adapter.index(doc)` on already-decoded records;
+  decode+         — `orjson.loads(line)` first, as a reader does;
+  proj normalize  — the projected normalize for the Nping rule's fields (`adapter.project(FIELDS)`), decoded records;
+  proj decode+    — the projected path as a hunt reads: the projected line decoder when the adapter has one (msgspec,
+                    only the raw keys the projected steps read; orjson for lines it declines), else `orjson.loads`.
+Adapters without a projection (pass-through ECS) run their full normalize in the projected columns.
 Generation is not timed. Records are produced in chunks so memory stays small at 1M records.
 
     .venv/bin/python bench/bench_adapters.py                 # 1,000,000 records per adapter
@@ -28,6 +32,8 @@ from vigil.sources.adapters import ADAPTERS
 
 SAMPLES = Path(__file__).resolve().parents[1] / "vigil" / "data" / "samples"
 CHUNK = 20_000
+# The fields the Nping rule reads (query fields + the event category and timestamp fields), what a hunt projects on.
+FIELDS = ("event.category", "host.os.type", "event.type", "event.action", "process.name", "@timestamp")
 
 
 def templates(source: str) -> list[dict]:
@@ -51,31 +57,58 @@ def vary(record: dict, i: int) -> dict:
     return out
 
 
-def bench(source: str, total: int) -> tuple[float, float]:
+def _timed(fn, items) -> float:
+    start = time.process_time()
+    fn(items)
+    return time.process_time() - start
+
+
+def bench(source: str, total: int) -> list:
+    """[normalize, decode+, proj normalize, proj decode+] in events/s (projected ones None before projection)."""
     adapter = ADAPTERS[source]
     base = templates(source)
-    normalize, index = adapter.normalize, adapter.index
-    spent_norm = spent_full = 0.0
+    normalize, index, loads = adapter.normalize, adapter.index, orjson.loads
+    project = getattr(adapter, "project", None)  # absent in a --compare "before" tree
+    projected = project(FIELDS) if project is not None else None
+    decode = getattr(projected, "decode", None)
+
+    def run_norm(decoded, normalize=normalize):
+        for raw in decoded:
+            doc = normalize(raw)
+            if doc is not None:
+                index(doc)
+
+    def run_full(lines, normalize=normalize):
+        for line in lines:
+            doc = normalize(loads(line))
+            if doc is not None:
+                index(doc)
+
+    def run_projected(lines):
+        for line in lines:
+            raw = decode(line)
+            doc = projected(loads(line) if raw is None else raw)
+            if doc is not None:
+                index(doc)
+
+    spent = [0.0, 0.0, 0.0, 0.0]
     done = 0
     while done < total:
         n = min(CHUNK, total - done)
         lines = [orjson.dumps(vary(base[(done + k) % len(base)], done + k)) for k in range(n)]
         decoded = [orjson.loads(line) for line in lines]
-        start = time.process_time()
-        for raw in decoded:
-            doc = normalize(raw)
-            if doc is not None:
-                index(doc)
-        spent_norm += time.process_time() - start
-        loads = orjson.loads
-        start = time.process_time()
-        for line in lines:
-            doc = normalize(loads(line))
-            if doc is not None:
-                index(doc)
-        spent_full += time.process_time() - start
+        spent[0] += _timed(run_norm, decoded)
+        spent[1] += _timed(run_full, lines)
+        if projected is not None:
+            spent[2] += _timed(lambda items: run_norm(items, projected), decoded)
+            spent[3] += _timed(run_projected if decode is not None else (lambda items: run_full(items, projected)),
+                               lines)
         done += n
-    return total / spent_norm, total / spent_full
+    return [total / s if s else None for s in spent]
+
+
+def _rate(value) -> str:
+    return "-" if value is None else f"{value:,.0f}"
 
 
 def main() -> None:
@@ -91,8 +124,12 @@ def main() -> None:
     if args.json:
         print(json.dumps({source: bench(source, args.records) for source in sources}))
         return
-    before: dict[str, list[float]] = {}
-    now: dict[str, list[float]] = {}
+    before: dict[str, list] = {}
+    now: dict[str, list] = {}
+
+    def best(old, new):
+        return [b if a is None else a if b is None else max(a, b) for a, b in zip(old or [None] * len(new), new)]
+
     # The machine is shared: before and now alternate, `--rounds` times, and the best of each is kept, so that a
     # burst of load elsewhere cannot make one side look faster.
     for _ in range(args.rounds if args.compare else 1):
@@ -102,23 +139,30 @@ def main() -> None:
                 command += ["-a", source]
             child = subprocess.run(command, env=dict(os.environ, PYTHONPATH=args.compare), cwd="/",
                                    capture_output=True, text=True, check=True)
-            for source, pair in json.loads(child.stdout).items():
-                before[source] = [max(a, b) for a, b in zip(before.get(source, (0, 0)), pair)]
+            for source, rates in json.loads(child.stdout).items():
+                before[source] = best(before.get(source), rates)
         for source in sources:
-            now[source] = [max(a, b) for a, b in zip(now.get(source, (0, 0)), bench(source, args.records))]
+            now[source] = best(now.get(source), bench(source, args.records))
+    print("projected on the Nping rule's fields: " + ", ".join(FIELDS))
+    columns = ("normalize", "decode+", "proj normalize", "proj decode+")
     if before:
-        print(f"{'adapter':28} {'records':>10} {'normalize ev/s':>23} {'decode+ ev/s':>23}")
-        print(f"{'':28} {'':>10} {'before':>8} {'now':>8} {'x':>5} {'before':>8} {'now':>8} {'x':>5}")
+        print(f"{'adapter':28} {'records':>10} " + " ".join(f"{c + ' ev/s':>26}" for c in columns))
+        print(f"{'':28} {'':>10} " + " ".join(f"{'before':>9} {'now':>9} {'x':>6}" for _ in columns))
     else:
-        print(f"{'adapter':28} {'records':>10} {'normalize ev/s':>15} {'decode+ ev/s':>13}")
+        print(f"{'adapter':28} {'records':>10} {'normalize ev/s':>15} {'decode+ ev/s':>13} "
+              f"{'proj normalize ev/s':>20} {'proj decode+ ev/s':>18}")
     for source in sources:
-        norm, full = now[source]
+        rates = now[source]
         if before:
-            b_norm, b_full = before[source]
-            print(f"{source:28} {args.records:>10,} {b_norm:>8,.0f} {norm:>8,.0f} {norm / b_norm:>5.2f} "
-                  f"{b_full:>8,.0f} {full:>8,.0f} {full / b_full:>5.2f}", flush=True)
+            cells = []
+            for old, new in zip(before[source], rates):
+                ratio = f"{new / old:.2f}" if old and new else "-"
+                cells.append(f"{_rate(old):>9} {_rate(new):>9} {ratio:>6}")
+            print(f"{source:28} {args.records:>10,} " + " ".join(cells), flush=True)
         else:
-            print(f"{source:28} {args.records:>10,} {norm:>15,.0f} {full:>13,.0f}", flush=True)
+            norm, full, proj, proj_full = rates
+            print(f"{source:28} {args.records:>10,} {_rate(norm):>15} {_rate(full):>13} {_rate(proj):>20} "
+                  f"{_rate(proj_full):>18}", flush=True)
 
 
 if __name__ == "__main__":

@@ -283,15 +283,11 @@ def run_hunt(rules: t.Sequence[Rule], specs: t.Sequence[SourceConfig], store: Al
 def _fields_read(rules: t.Sequence[Rule], exceptions: t.Any) -> dict[str, t.Any]:
     """`fields=` for open_sources: what the rules read, so adapters build only that until a record is an alert
     (vigil/runs/reads.py); nothing (full documents) when any rule needs everything (exceptions name fields of their
-    own) or sources cannot project."""
-    import inspect
-
+    own)."""
     from vigil.alerts.times import utc_now
     from vigil.runs.executor import compile_rule, exceptions_for
     from vigil.runs.reads import rules_read
 
-    if "fields" not in inspect.signature(open_sources).parameters:
-        return {}
     pairs = []
     now = utc_now()
     for rule in rules:

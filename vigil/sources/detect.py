@@ -9,6 +9,7 @@ names the file and the formats tried.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import stat
@@ -140,9 +141,23 @@ def detect_file(path: str, registry: t.Optional[dict[str, Adapter]] = None) -> A
 Positioned = tuple[Record, t.Optional[Position]]
 
 
-def _to_record(adapter: Adapter, raw: exports.RawDoc, path: str, stats: SourceStats) -> t.Optional[Record]:
+def _complete_json(normalize: t.Callable[[dict], t.Optional[dict]], raw: t.Any) -> t.Optional[dict]:
+    """The full document of a projected JSON record: `raw` is its decoded record, or its line when it was decoded
+    projected (then decoded again in full, as the unprojected reader would have)."""
+    if raw.__class__ is bytes:
+        from vigil.sources.adapters.projection import full_decode
+
+        raw = full_decode(raw)
+    return normalize(raw)
+
+
+def _to_record(adapter: Adapter, raw: exports.RawDoc, path: str, stats: SourceStats,
+               normalize: t.Optional[t.Callable[[dict], t.Optional[dict]]] = None,
+               completer: t.Optional[t.Callable[[], t.Optional[dict]]] = None) -> t.Optional[Record]:
+    """`normalize`: the adapter's projected normalize when the stream has `fields`; the record can then be completed
+    (`completer`, else the adapter's full normalize of the raw record or line)."""
     try:
-        doc = adapter.normalize(raw.doc)
+        doc = (normalize or adapter.normalize)(raw.doc)
         if doc is None:
             stats.not_events += 1
             return None
@@ -152,14 +167,22 @@ def _to_record(adapter: Adapter, raw: exports.RawDoc, path: str, stats: SourceSt
         return None
     stats.records += 1
     stats.per_source[adapter.name] += 1
-    return Record(doc=doc, index=index, id=raw.id, path=path, line=raw.line, source=adapter.name)
+    if completer is None and normalize is not None and normalize is not adapter.normalize:
+        completer = functools.partial(_complete_json, adapter.normalize, raw.data if raw.data is not None else raw.doc)
+    return Record(doc=doc, index=index, id=raw.id, path=path, line=raw.line, source=adapter.name,
+                  completer=completer)
 
 
 def json_records(path: str, items: t.Iterable[t.Any], adapter: Adapter, stats: SourceStats, *,
                  prefilter: t.Optional[exports.Prefilter] = None, ident: tuple[int, int] = (0, 0),
-                 positioned: bool = False) -> t.Iterator[Positioned]:
-    """Records of one JSON file. `items` are Lines, possibly mixed with follow markers (Idle, Reset)."""
+                 positioned: bool = False, fields: t.Optional[t.Collection[str]] = None) -> t.Iterator[Positioned]:
+    """Records of one JSON file. `items` are Lines, possibly mixed with follow markers (Idle, Reset).
+
+    With `fields`, records carry the projected document (`Adapter.project`) and can be completed; lines are decoded
+    projected too when the adapter offers it."""
     state = {"ident": ident}
+    normalize = adapter.project(fields) if fields is not None else None
+    decode = getattr(normalize, "decode", None) if normalize is not adapter.normalize else None
 
     def lines() -> t.Iterator[readers.Line]:
         for item in items:
@@ -168,8 +191,8 @@ def json_records(path: str, items: t.Iterable[t.Any], adapter: Adapter, stats: S
             elif hasattr(item, "position"):  # Reset: a new file or generation; positions refer to it from now on
                 state["ident"] = (item.position.dev, item.position.inode)
 
-    for raw in exports.iter_documents(path, lines(), stats.bad, prefilter=prefilter):
-        record = _to_record(adapter, raw, path, stats)
+    for raw in exports.iter_documents(path, lines(), stats.bad, prefilter=prefilter, decode=decode):
+        record = _to_record(adapter, raw, path, stats, normalize)
         if record is not None:
             dev, inode = state["ident"]
             yield record, (Position(dev, inode, raw.end, raw.next_line) if positioned else None)
@@ -177,16 +200,20 @@ def json_records(path: str, items: t.Iterable[t.Any], adapter: Adapter, stats: S
 
 def audit_records(path: str, items: t.Iterable[t.Any], adapter: Adapter, stats: SourceStats, *,
                   host_os_type: t.Optional[str] = "linux", ident: tuple[int, int] = (0, 0),
-                  positioned: bool = False) -> t.Iterator[Positioned]:
-    """Records of one raw audit log; each carries where to resume so that no event is read twice or lost."""
-    parser = auditd_log.AuditLogParser(host_os_type=host_os_type,
+                  positioned: bool = False, fields: t.Optional[t.Collection[str]] = None) -> t.Iterator[Positioned]:
+    """Records of one raw audit log; each carries where to resume so that no event is read twice or lost.
+
+    With `fields`, the parser builds only what those fields need (its `plan_for`); an emitted event's `complete`
+    then builds the full document, and the record can be completed."""
+    parser = auditd_log.AuditLogParser(host_os_type=host_os_type, fields=fields,
                                        on_bad=lambda line, reason: stats.bad.add(path, line, reason))
     dev, inode = ident
     after = (0, 1)  # (offset, line) just after the last line fed
 
     def emit(batch: list[auditd_log.Emitted], tail: tuple[int, int], tail_ident: tuple[int, int]) -> t.Iterator[Positioned]:
         for i, event in enumerate(batch):
-            record = _to_record(adapter, exports.RawDoc(event.doc, None, None, event.line, 0, 0), path, stats)
+            record = _to_record(adapter, exports.RawDoc(event.doc, None, None, event.line, 0, 0), path, stats,
+                                completer=event.complete)
             if record is None:
                 continue
             if not positioned:
@@ -255,6 +282,7 @@ def open_sources(
     host_os_type: t.Optional[str] = "linux",
     autocommit: bool = True,
     registry: t.Optional[dict[str, Adapter]] = None,
+    fields: t.Optional[t.Collection[str]] = None,
 ) -> "SourceStream":
     """Normalized ECS records (with index, id, path and line) from files, directories, globs or `-`.
 
@@ -262,6 +290,10 @@ def open_sources(
     and truncation until the stream is closed. With `checkpoint`, reading resumes where the last committed position
     left off, and positions are committed as records are consumed (`autocommit`) or when the caller calls
     `stream.commit()`. Bad records are counted in `stats` with their `file:line`, and reading goes on.
+
+    `fields` (the ECS fields the enabled rules read, e.g. `vigil.io.projection.query_fields`): records then carry
+    only what those fields need (`Adapter.project`: equal to the full document on every needed path) and
+    `record.complete()` builds the full document, for the events that become alerts.
     """
     registry = _with_audit(registry if registry is not None else all_adapters())
     forced = resolve(source, registry) if source else None
@@ -269,7 +301,8 @@ def open_sources(
     stats = stats if stats is not None else SourceStats()
     return SourceStream(files, registry=registry, forced=forced, follow=follow,
                         checkpoint=Checkpoint(checkpoint) if checkpoint is not None else None,
-                        prefilter=prefilter, stats=stats, host_os_type=host_os_type, autocommit=autocommit)
+                        prefilter=prefilter, stats=stats, host_os_type=host_os_type, autocommit=autocommit,
+                        fields=frozenset(fields) if fields is not None else None)
 
 
 class _Failure(t.NamedTuple):
@@ -291,10 +324,11 @@ class SourceStream:
     def __init__(self, files: list[str], *, registry: dict[str, Adapter], forced: t.Optional[Adapter], follow: bool,
                  checkpoint: t.Optional[Checkpoint], prefilter: t.Any, stats: SourceStats,
                  host_os_type: t.Optional[str], autocommit: bool, poll_interval: float = 0.1,
-                 idle_after: float = 0.5, rotate_grace: float = 1.0):
+                 idle_after: float = 0.5, rotate_grace: float = 1.0, fields: t.Optional[frozenset[str]] = None):
         self.files, self.registry, self.forced = files, registry, forced
         self.follow, self.checkpoint, self.stats = follow, checkpoint, stats
         self.prefilter, self.host_os_type, self.autocommit = prefilter, host_os_type, autocommit
+        self.fields = fields
         self.poll_interval, self.idle_after, self.rotate_grace = poll_interval, idle_after, rotate_grace
         self._handed: t.Optional[tuple[str, Position]] = None  # position after the record last handed out
         self._done: dict[str, Position] = {}  # positions consumed but not yet committed
@@ -382,7 +416,7 @@ class SourceStream:
 
     def _options(self, positioned: bool, ident: tuple[int, int] = (0, 0)) -> dict[str, t.Any]:
         return {"prefilter": _may_match(self.prefilter), "host_os_type": self.host_os_type, "ident": ident,
-                "positioned": positioned}
+                "positioned": positioned, "fields": self.fields}
 
     def _batch_all(self) -> t.Iterator[tuple[Record, str, t.Optional[Position]]]:
         for path in self.files:

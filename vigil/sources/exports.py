@@ -47,6 +47,7 @@ class RawDoc(t.NamedTuple):
     line: int  # line of the document (for whole-file JSON: the file's first line)
     end: int  # byte offset just after the document's last line
     next_line: int  # number of the line after it
+    data: t.Optional[bytes] = None  # the line, when `doc` is a projected decoding of it (see `iter_documents`)
 
 
 def _bulk_action(obj: dict) -> t.Optional[tuple[str, dict]]:
@@ -122,8 +123,13 @@ def iter_documents(
     *,
     prefilter: t.Optional[Prefilter] = None,
     allow_whole_file: bool = True,
+    decode: t.Optional[t.Callable[[bytes], t.Optional[dict]]] = None,
 ) -> t.Iterator[RawDoc]:
-    """Documents from the lines of one file, whatever export shape it is in (see the module docstring)."""
+    """Documents from the lines of one file, whatever export shape it is in (see the module docstring).
+
+    `decode`: a projected decoder (vigil/sources/adapters/projection.py) tried first on each line outside a bulk
+    pair; a dict is a plain record (yielded with its line as `data`, for completing it later), None sends the line
+    through the full decoding below."""
     pending: t.Optional[tuple[str, dict, int]] = None  # a bulk action waiting for its document line
     first = allow_whole_file
     it = iter(lines)
@@ -134,11 +140,16 @@ def iter_documents(
         if prefilter is not None and not first and not data.startswith(_BULK_LINE_STARTS) and not prefilter(data):
             pending = None  # this line cannot match; if it was a bulk action's document, the pair is done
             continue
+        if decode is not None and pending is None and not first:
+            projected = decode(data)
+            if projected is not None:
+                yield RawDoc(projected, None, None, ln.number, ln.end, ln.number + 1, data)
+                continue
         try:
             value = orjson.loads(data)
         except orjson.JSONDecodeError as error:
             if first and _starts_pretty_json(data):
-                yield from _whole_file(path, ln, it, bad, prefilter)
+                yield from _whole_file(path, ln, it, bad, prefilter, decode)
                 return
             first = False
             if pending is not None:
@@ -171,7 +182,8 @@ def iter_documents(
 
 
 def _whole_file(
-    path: str, head: Line, rest: t.Iterator[Line], bad: BadRecords, prefilter: t.Optional[Prefilter]
+    path: str, head: Line, rest: t.Iterator[Line], bad: BadRecords, prefilter: t.Optional[Prefilter],
+    decode: t.Optional[t.Callable[[bytes], t.Optional[dict]]] = None,
 ) -> t.Iterator[RawDoc]:
     """Decode `head` plus every remaining line as one JSON value (a pretty-printed response or array).
 
@@ -181,7 +193,7 @@ def _whole_file(
     try:
         value = orjson.loads(b"\n".join(ln.data for ln in lines))
     except orjson.JSONDecodeError:
-        yield from iter_documents(path, lines, bad, prefilter=prefilter, allow_whole_file=False)
+        yield from iter_documents(path, lines, bad, prefilter=prefilter, allow_whole_file=False, decode=decode)
         return
     last = lines[-1]
     for doc, index, doc_id in unwrap(value, path, head.number, bad):

@@ -15,6 +15,7 @@ import typing as t
 
 from vigil.sources.adapters.auditd_manager import is_auditd_manager
 from vigil.sources.adapters.mapping import lookup
+from vigil.sources.adapters.projection import passthrough_projector
 from vigil.sources.base import Adapter
 
 MODULES = ("auditd", "system", "file_integrity")
@@ -55,4 +56,6 @@ ADAPTER = Adapter(
     sniff=sniff,
     normalize=normalize,
     index=index,
+    projector=passthrough_projector(normalize, reads=("event.action", "event.module")),
+    index_fields=("agent.version", "@timestamp"),
 )

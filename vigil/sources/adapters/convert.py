@@ -77,8 +77,12 @@ def epoch_ms(value: t.Any) -> t.Optional[str]:
 def _epoch_ms_inline(args: list[str], fallback: str, const: t.Callable[[t.Any], str]) -> str:
     # The 13-digit string case as one expression (no call): a hit in both caches proves the text was digits, which
     # is exactly the fast path above; anything else goes through the function.
+    # Epoch integers (SentinelOne's `event.time`) likewise: `//` and `%` are divmod, the prefix comes from its cache.
     v, p, m = args[0], const(_PREFIXES), const(_MILLIS_TEXT)
-    return (f"({fallback}({v}) if {v}.__class__ is not str or len({v}) != 13 or (_p := {p}.get({v}[:10])) is None"
+    ip, ms = const(_INT_PREFIXES), const(_MILLIS)
+    return (f"((_p + {ms}[{v} % 1000] if (_p := {ip}.get({v} // 1000)) is not None else {fallback}({v}))"
+            f" if {v}.__class__ is int else "
+            f"{fallback}({v}) if {v}.__class__ is not str or len({v}) != 13 or (_p := {p}.get({v}[:10])) is None"
             f" or (_m := {m}.get({v}[10:])) is None else _p + _m)")
 
 

@@ -30,6 +30,7 @@ from vigil.sources.adapters.mapping import (
     Lookup,
     compile_mapping,
 )
+from vigil.sources.adapters.projection import projector
 from vigil.sources.base import Adapter
 
 INDEX = "logs-crowdstrike.fdr-default"
@@ -192,4 +193,7 @@ ADAPTER = Adapter(
     normalize=normalize,
     index=index,
     aliases=("crowdstrike", "fdr"),
+    # Projected: only the steps the rules' fields need; lines holding `event_simpleName` (every FDR event) are
+    # decoded for the raw keys those steps read only.
+    projector=projector(_map, marker="event_simpleName"),
 )

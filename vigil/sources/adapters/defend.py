@@ -13,6 +13,7 @@ from __future__ import annotations
 import typing as t
 
 from vigil.sources.adapters.mapping import lookup
+from vigil.sources.adapters.projection import passthrough_projector
 from vigil.sources.base import Adapter
 
 # event.category → the Endpoint data stream that carries it (elastic/endpoint-package `data_stream/*`).
@@ -72,4 +73,7 @@ ADAPTER = Adapter(
     normalize=normalize,
     index=index,
     aliases=("endpoint", "elastic_defend"),
+    projector=passthrough_projector(normalize),
+    index_fields=("data_stream.type", "data_stream.dataset", "data_stream.namespace", "event.dataset",
+                  "event.category"),
 )

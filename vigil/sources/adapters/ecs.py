@@ -10,6 +10,7 @@ from __future__ import annotations
 import typing as t
 
 from vigil.sources.adapters.defend import data_stream_index
+from vigil.sources.adapters.projection import passthrough_projector
 from vigil.sources.base import Adapter
 
 INDEX = "logs-generic-default"
@@ -36,4 +37,6 @@ ADAPTER = Adapter(
     normalize=normalize,
     index=index,
     aliases=("generic",),
+    projector=passthrough_projector(normalize),
+    index_fields=("data_stream.type", "data_stream.dataset", "data_stream.namespace"),
 )

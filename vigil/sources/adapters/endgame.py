@@ -18,6 +18,7 @@ import typing as t
 from vigil.sources.adapters.cmdline import windows_argv
 from vigil.sources.adapters.convert import filetime, to_int, to_str
 from vigil.sources.adapters.mapping import Copy, Lookup, Set, compile_mapping, lookup
+from vigil.sources.adapters.projection import projector
 from vigil.sources.base import Adapter
 
 INDEX = "endgame-8.x"
@@ -104,12 +105,22 @@ def sniff(raw: dict) -> bool:
     return is_native(raw) or is_ecs(raw)
 
 
-def normalize(raw: dict) -> t.Optional[dict]:
-    if not isinstance(raw, dict):
-        return None
-    if not is_native(raw):
-        return raw
-    doc = _map(raw)
+def _with_fixups(mapped: t.Callable[[dict], dict]) -> t.Callable[[dict], t.Optional[dict]]:
+    """The adapter's normalize around a (full or projected) native mapping: ECS documents pass through; native
+    ones are mapped, then get the fix-ups below, which read `host.os.type` and `process.command_line` (so a
+    projection always keeps those two: see ADAPTER)."""
+
+    def normalize(raw: dict) -> t.Optional[dict]:
+        if not isinstance(raw, dict):
+            return None
+        if not is_native(raw):
+            return raw
+        return _fixups(mapped(raw), raw)
+
+    return normalize
+
+
+def _fixups(doc: dict, raw: dict) -> dict:
     host = doc.get("host")
     if not (host and "os" in host):
         path = raw.get("process_path") or raw.get("file_path") or ""
@@ -122,6 +133,15 @@ def normalize(raw: dict) -> t.Optional[dict]:
             process["args"] = args
             process["args_count"] = len(args)
     return doc
+
+
+def normalize(raw: dict) -> t.Optional[dict]:
+    # `_with_fixups(_map)` written out: the full path is the hot one for ECS pass-through and stays a plain function.
+    if not isinstance(raw, dict):
+        return None
+    if not is_native(raw):
+        return raw
+    return _fixups(_map(raw), raw)
 
 
 def _split_args(command_line: str, os_type: t.Optional[str]) -> list[str]:
@@ -143,4 +163,5 @@ ADAPTER = Adapter(
     sniff=sniff,
     normalize=normalize,
     index=index,
+    projector=projector(_map, extra=("host.os.type", "process.command_line"), wrap=_with_fixups),
 )

@@ -23,6 +23,12 @@ function that knows which keys are present, so every `is absent` test, every Fir
 is decided once, at compile time, and the document is built with nested dict literals. Only converters and
 derivations run per record, most of them inlined as expressions (a converter's `inline` writer: its common case
 without a call). Shapes are cached (bounded); beyond the bound, records go through `interpret`.
+
+Projection (`fn.project(fields)`): a detection pass reads a handful of fields, and building the ~75-field document
+costs more than everything else per record. A projected mapping runs only the steps that write a *needed* field
+(`needed(fields)`: the field itself, anything under a listed prefix, or the objects on the way to a listed leaf) and
+puts only needed paths, so `restrict(project(F)(raw), F) == restrict(fn(raw), F)` for every record. It is compiled
+per shape like the full one; `.raw_keys` names the raw keys it may read (for projected decoding of the input line).
 """
 
 from __future__ import annotations
@@ -98,6 +104,62 @@ def _dsts(dst: t.Union[str, tuple[str, ...]]) -> tuple[str, ...]:
     return (dst,) if isinstance(dst, str) else tuple(dst)
 
 
+def _targets(step: Step) -> tuple[str, ...]:
+    """The ECS fields a step may write."""
+    if isinstance(step, (Copy, First)):
+        return _dsts(step.dst)
+    if isinstance(step, (Lookup, Derive)):
+        return step.dsts
+    return (step.dst,)
+
+
+def needed(fields: t.Iterable[str]) -> t.Callable[[str], bool]:
+    """`wanted(path)`: True when a document path is needed to answer reads of `fields` (dotted ECS paths).
+
+    Needed: a listed field, anything under one (`process` covers `process.name`), and the objects on the way to
+    one (listing `process.parent.name` needs the `process` and `process.parent` objects, not their other leaves).
+    Used at compile time only, so a plain loop is fine."""
+    listed = frozenset(fields)
+    below = tuple(f + "." for f in listed)
+
+    def wanted(path: str) -> bool:
+        if path in listed or path.startswith(below):
+            return True
+        prefix = path + "."
+        return any(f.startswith(prefix) for f in listed)
+
+    return wanted
+
+
+def restrict(doc: t.Any, fields: t.Iterable[str]) -> t.Any:
+    """`doc` with only the paths `needed(fields)` keeps (the projection invariant compares documents this way).
+
+    Keys may be dotted (a vendor namespace's raw keys, flattened ECS): a path is the dotted join of the keys
+    leading to it. Under a listed field everything is kept; on the way to one, objects (also inside arrays, as
+    Elasticsearch reads arrays of objects) keep only the needed keys, and an object left empty is dropped."""
+    listed = frozenset(fields)
+    below = tuple(f + "." for f in listed)
+    wanted = needed(listed)
+
+    def walk(node: dict, prefix: str) -> dict:
+        out = {}
+        for key, value in node.items():
+            path = prefix + key
+            if not wanted(path):
+                continue
+            if not (path in listed or path.startswith(below)):  # an object on the way to a listed field
+                if isinstance(value, dict):
+                    value = walk(value, path + ".")
+                    if not value:
+                        continue
+                elif isinstance(value, list):
+                    value = [walk(item, path + ".") if isinstance(item, dict) else item for item in value]
+            out[key] = value
+        return out
+
+    return walk(doc, "") if isinstance(doc, dict) else doc
+
+
 def _sources(step: Step) -> tuple[str, ...]:
     if isinstance(step, (Copy, Lookup)):
         return (step.src,)
@@ -164,12 +226,30 @@ def _row(table: t.Mapping, value: t.Any) -> t.Optional[tuple]:
         return None
 
 
+def _projected_put(wanted: t.Callable[[str], bool]) -> t.Callable[[dict, str, t.Any], None]:
+    def place(doc: dict, path: str, value: t.Any) -> None:
+        if wanted(path):
+            put(doc, path, value)
+
+    return place
+
+
 def interpret(steps: t.Sequence[Step], raw: dict, *, vendor: t.Optional[str] = None,
               vendor_convert: t.Optional[t.Mapping[str, Converter]] = None,
-              consumed: t.Optional[frozenset[str]] = None) -> dict:
-    """The reference semantics of a mapping, one step at a time (the fallback for shapes beyond the cache)."""
+              consumed: t.Optional[frozenset[str]] = None,
+              wanted: t.Optional[t.Callable[[str], bool]] = None) -> dict:
+    """The reference semantics of a mapping, one step at a time (the fallback for shapes beyond the cache).
+
+    `wanted` (see `needed`): only steps writing a wanted path run, and only wanted paths are put; `consumed` must
+    then be given for the full step list (the vendor namespace does not depend on which steps are projected)."""
     present = _present(raw)
     doc: dict = {}
+    place = put
+    if wanted is not None:
+        if consumed is None:
+            consumed = _consumed(steps)
+        steps = [step for step in steps if any(wanted(path) for path in _targets(step))]
+        place = _projected_put(wanted)
     for step in steps:
         if isinstance(step, (Copy, First)):
             srcs = (step.src,) if isinstance(step, Copy) else step.srcs
@@ -178,15 +258,15 @@ def interpret(steps: t.Sequence[Step], raw: dict, *, vendor: t.Optional[str] = N
                 value = step.convert(value)
             if value is not None:
                 for path in _dsts(step.dst):
-                    put(doc, path, value)
+                    place(doc, path, value)
         elif isinstance(step, Set):
-            put(doc, step.dst, _fresh(step.value))
+            place(doc, step.dst, _fresh(step.value))
         elif isinstance(step, Lookup):
             row = _row(step.table, present.get(step.src))
             if row is not None:
                 for path, value in zip(step.dsts, row):
                     if value is not None:
-                        put(doc, path, _fresh(value))
+                        place(doc, path, _fresh(value))
         elif isinstance(step, Derive):
             values = [present.get(src) for src in step.srcs]
             if all(v is None for v in values) or any(v is None for v in values[: step.needs]):
@@ -197,7 +277,7 @@ def interpret(steps: t.Sequence[Step], raw: dict, *, vendor: t.Optional[str] = N
             row = (result,) if len(step.dsts) == 1 else result
             for path, value in zip(step.dsts, row):
                 if value is not None:
-                    put(doc, path, value)
+                    place(doc, path, value)
         elif isinstance(step, Append):
             for src in step.srcs:
                 value = present.get(src)
@@ -206,7 +286,7 @@ def interpret(steps: t.Sequence[Step], raw: dict, *, vendor: t.Optional[str] = N
                 if value is not None:
                     values = lookup(doc, step.dst)
                     if values is None:
-                        put(doc, step.dst, [value])
+                        place(doc, step.dst, [value])
                     elif value not in values:
                         values.append(value)
         else:  # pragma: no cover - guarded by the type
@@ -214,7 +294,8 @@ def interpret(steps: t.Sequence[Step], raw: dict, *, vendor: t.Optional[str] = N
     if vendor:
         if consumed is None:
             consumed = _consumed(steps)
-        namespace = {key: value for key, value in present.items() if key not in consumed}
+        namespace = {key: value for key, value in present.items()
+                     if key not in consumed and (wanted is None or wanted(f"{vendor}.{key}"))}
         for key, convert in (vendor_convert or {}).items():
             if key in namespace:
                 value = convert(namespace[key])
@@ -243,19 +324,60 @@ def compile_mapping(
     `vendor`: raw keys that no step consumed (and those copied with `keep=True`) go to `doc[vendor]`, converted by
     `vendor_convert[key]` when listed. The caller's dict is never modified. `fn.shapes` holds the compiled shapes
     (their source on `.__source__`), `fn.interpret(raw)` runs the reference semantics.
+
+    `fn.project(fields)`: the same mapping restricted to the paths `needed(fields)` (cached per field set), with
+    `.fields` (the set), `.raw_keys` (the raw keys it may read, or None when it may read any: the vendor namespace
+    is needed) and `.require`. `fn.fields` and `fn.raw_keys` are None on the full mapping.
     """
+    steps = tuple(steps)
+    spec = _Spec(name, steps, vendor, dict(vendor_convert or {}), require, _consumed(steps))
+    full = _build(spec, None)
+    cache: dict[frozenset[str], t.Callable[[dict], t.Optional[dict]]] = {}
+
+    def project(fields: t.Iterable[str]) -> t.Callable[[dict], t.Optional[dict]]:
+        key = frozenset(fields)
+        fn = cache.get(key)
+        if fn is None:
+            if len(cache) >= MAX_SHAPES:  # one per rule set in practice; a caller looping over field sets is a bug
+                cache.clear()
+            fn = cache[key] = _build(spec, key)
+            fn.project = project
+        return fn
+
+    full.project = project
+    return full
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    name: str
+    steps: tuple[Step, ...]
+    vendor: t.Optional[str]
+    vendor_convert: dict[str, Converter]
+    require: t.Optional[str]
+    consumed: frozenset[str]  # always from the full step list: projection never changes the vendor namespace
+
+
+def _build(spec: _Spec, fields: t.Optional[frozenset[str]]) -> t.Callable[[dict], t.Optional[dict]]:
+    """The dispatcher of one mapping: full (`fields` None) or projected on `fields`."""
     from vigil.sources.adapters.shapes import ShapeCompiler
 
-    steps = tuple(steps)
-    consumed = _consumed(steps)
-    vendor_convert = dict(vendor_convert or {})
+    name, require, consumed, vendor_convert = spec.name, spec.require, spec.consumed, spec.vendor_convert
+    wanted = None if fields is None else needed(fields)
+    if wanted is None:
+        steps, vendor = spec.steps, spec.vendor
+    else:
+        # Steps writing no needed field are gone, so are their loads, converter calls and lookup-table probes.
+        steps = tuple(step for step in spec.steps if any(wanted(path) for path in _targets(step)))
+        vendor = spec.vendor if spec.vendor and wanted(spec.vendor) else None
 
     def reference(raw: dict) -> t.Optional[dict]:
         if require is not None and not raw.get(require):
             return None
-        return interpret(steps, raw, vendor=vendor, vendor_convert=vendor_convert, consumed=consumed)
+        return interpret(steps, raw, vendor=vendor, vendor_convert=vendor_convert, consumed=consumed, wanted=wanted)
 
-    compiler = ShapeCompiler(name, steps, vendor=vendor, vendor_convert=vendor_convert, consumed=consumed)
+    compiler = ShapeCompiler(name, steps, vendor=vendor, vendor_convert=vendor_convert, consumed=consumed,
+                             wanted=wanted)
     lookups = [step for step in steps if isinstance(step, Lookup)]
     shapes: dict[tuple, t.Callable[[dict], dict]] = {}
 
@@ -298,6 +420,13 @@ def compile_mapping(
     fn.shapes = shapes
     fn.interpret = reference
     fn.steps = steps
+    fn.fields = fields
+    fn.require = require
+    if fields is None or vendor is not None:
+        fn.raw_keys = None  # the vendor namespace holds every raw key no step consumed: any key may be read
+    else:
+        fn.raw_keys = frozenset(src for step in steps for src in _sources(step)) | (
+            {require} if require is not None else set())
     return fn
 
 

@@ -27,6 +27,7 @@ from vigil.sources.adapters.mapping import (
     Set,
     compile_mapping,
 )
+from vigil.sources.adapters.projection import projector
 from vigil.sources.base import Adapter
 
 INDEX = "logs-sentinel_one_cloud_funnel.event-default"
@@ -110,12 +111,20 @@ _map = compile_mapping(
     ],
 )
 
-def normalize(raw: dict) -> t.Optional[dict]:
-    """One Cloud Funnel event → the `logs-sentinel_one_cloud_funnel.event` document."""
-    doc = _map(raw)
-    if not doc.get("event"):
-        return None
-    return doc
+def _events_only(mapped: t.Callable[[dict], dict]) -> t.Callable[[dict], t.Optional[dict]]:
+    # A document without any `event.*` field is not an event. Projections keep `event.kind` (see ADAPTER) so that
+    # this test gives the same answer on a projected document as on the full one.
+    def normalize(raw: dict) -> t.Optional[dict]:
+        doc = mapped(raw)
+        if not doc.get("event"):
+            return None
+        return doc
+
+    return normalize
+
+
+normalize = _events_only(_map)
+normalize.__doc__ = """One Cloud Funnel event → the `logs-sentinel_one_cloud_funnel.event` document."""
 
 
 def sniff(raw: dict) -> bool:
@@ -133,4 +142,5 @@ ADAPTER = Adapter(
     normalize=normalize,
     index=index,
     aliases=("sentinelone", "s1"),
+    projector=projector(_map, marker="meta.event.name", extra=("event.kind",), wrap=_events_only),
 )

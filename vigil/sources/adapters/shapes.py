@@ -42,8 +42,10 @@ class _Node:
 
 class ShapeCompiler:
     def __init__(self, name: str, steps: t.Sequence[m.Step], *, vendor: t.Optional[str],
-                 vendor_convert: t.Mapping[str, m.Converter], consumed: frozenset[str]):
+                 vendor_convert: t.Mapping[str, m.Converter], consumed: frozenset[str],
+                 wanted: t.Optional[t.Callable[[str], bool]] = None):
         self.name = name
+        self.wanted = wanted  # a projected mapping: only these paths are put (steps are already filtered)
         self.steps = tuple(steps)
         self.vendor = vendor
         self.vendor_convert = dict(vendor_convert)
@@ -92,6 +94,8 @@ class _Writer:
         return m.literal(value) or self.const(value)
 
     def put(self, path: str, expr: str, conditional: bool) -> None:
+        if self.c.wanted is not None and not self.c.wanted(path):
+            return  # a projected mapping: a kept step's other destinations are not written
         *parents, leaf = path.split(".")
         node = self.root
         for part in parents:
@@ -227,8 +231,9 @@ class _Writer:
 
     def vendor_namespace(self) -> None:
         node = self.root.child(self.c.vendor)  # type: ignore[arg-type]
+        wanted = self.c.wanted
         for key in self.keys:
-            if key in self.c.consumed:
+            if key in self.c.consumed or (wanted is not None and not wanted(f"{self.c.vendor}.{key}")):
                 continue
             expr = self.loaded.get(key) or f"raw[{key!r}]"
             convert = self.c.vendor_convert.get(key)
