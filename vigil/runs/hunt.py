@@ -27,6 +27,7 @@ from vigil.runs.executor import MatchRunner, ProducedAlert, compile_rule, except
 from vigil.runs.select import IndexSelector
 
 BATCH = 500  # alerts per store transaction while streaming
+ROUTE_FROM = 8  # rules from which records are routed through the step index
 
 
 @dataclass
@@ -121,7 +122,8 @@ class _Router:
 
     def __init__(self, states: t.Sequence[_RuleState]):
         self.states = states
-        self.index = RuleIndex([st.compiled for st in states])
+        # With a handful of rules, asking each costs less than consulting the index.
+        self.index = RuleIndex([st.compiled for st in states]) if len(states) >= ROUTE_FROM else None
         # rules whose exceptions must see every selected record, so that `excepted` counts them all
         self.always = sum(1 << p for p, st in enumerate(states) if st.is_excepted is not None)
         self._selected: dict[str, int] = {}
@@ -142,7 +144,7 @@ class _Router:
         self.searched[name] = self.searched.get(name, 0) + 1
         if not selected:
             return
-        rules = (self.index.rules(record.doc) | self.always) & selected
+        rules = selected if self.index is None else (self.index.rules(record.doc) | self.always) & selected
         states = self.states
         while rules:
             low = rules & -rules

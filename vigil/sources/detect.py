@@ -168,9 +168,8 @@ def _to_record(adapter: Adapter, raw: exports.RawDoc, path: str, stats: SourceSt
     stats.records += 1
     stats.per_source[adapter.name] += 1
     if completer is None and normalize is not None and normalize is not adapter.normalize:
-        completer = functools.partial(_complete_json, adapter.normalize, raw.data if raw.data is not None else raw.doc)
-    return Record(doc=doc, index=index, id=raw.id, path=path, line=raw.line, source=adapter.name,
-                  completer=completer)
+        completer = functools.partial(_complete_json, adapter.normalize, raw.doc if raw.data is None else raw.data)
+    return Record(doc, index, raw.id, path, raw.line, adapter.name, completer)
 
 
 def json_records(path: str, items: t.Iterable[t.Any], adapter: Adapter, stats: SourceStats, *,
