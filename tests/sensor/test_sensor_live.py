@@ -141,6 +141,8 @@ def test_routing_by_the_step_index_raises_what_every_rule_would(tmp_path, nping_
     events = [("true", ["true"], "/usr/bin"), ("curl", ["curl", "x"], "/usr/bin"), ("sh", ["sh", "-c", "id"], "/bin"),
               ("nping", ["nping", "-c", "1"], "/usr/bin"), ("x", ["x"], "/tmp"), ("bash", ["bash", "-C"], "/bin")]
 
+    monkeypatch.setattr(live, "ROUTE_FROM", 1)  # route even these few rules through the index
+
     def alerts(name):
         report = live.load_runners(rules)
         with AlertStore(tmp_path / f"{name}.db") as store:

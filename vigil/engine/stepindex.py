@@ -318,7 +318,9 @@ class StepIndex:
             index.miss_us = spent / misses * 1e6 if misses else 0.0
             index.volatile = miss_rate[name] > VOLATILE
         self._verdicts, self._miss_rate = verdicts, miss_rate
-        if not docs:
+        if not docs:  # nothing to learn from: the most constrained field first, then per mask as they appear
+            if self.first is not None:
+                self._first = _generate((self.first,))
             return
         # The first field: the one leaving the fewest candidates overall.
         full = self.full
@@ -466,6 +468,10 @@ def _generate(plan: tuple[_FieldIndex, ...]) -> t.Callable[[Doc, int], int]:
     exec("\n".join(lines), namespace)  # noqa: S102 -- source built from repr() of field names only
     return namespace["plan"]
 
+
+
+#: Rules from which routing events through a RuleIndex pays: with fewer, asking each rule costs less.
+ROUTE_FROM = 8
 
 
 class RuleIndex:

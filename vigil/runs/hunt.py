@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from vigil.alerts import AlertContext, AlertStore
 from vigil.alerts.times import utc_now
+from vigil.engine import stepindex
 from vigil.engine.stepindex import RuleIndex
 from vigil.errors import VigilError
 from vigil.rules.model import Rule
@@ -27,7 +28,7 @@ from vigil.runs.executor import MatchRunner, ProducedAlert, compile_rule, except
 from vigil.runs.select import IndexSelector
 
 BATCH = 500  # alerts per store transaction while streaming
-ROUTE_FROM = 8  # rules from which records are routed through the step index
+ROUTE_FROM = stepindex.ROUTE_FROM  # rules from which records are routed through the step index
 
 
 @dataclass

@@ -29,7 +29,7 @@ from vigil.alerts import AlertContext, AlertStore
 from vigil.engine.query import QueryStream
 from vigil.errors import VigilError
 from vigil.rules.model import Rule
-from vigil.engine.stepindex import RuleIndex
+from vigil.engine.stepindex import ROUTE_FROM, RuleIndex
 from vigil.runs.executor import compile_rule, exceptions_for, produce
 from vigil.runs.select import IndexSelector
 from vigil.sensor.ecs import SENSOR_INDEX
@@ -131,9 +131,15 @@ class LiveDetector:
 
     def _route(self) -> None:
         # Which rules an event can concern (vigil/engine/stepindex.py): with hundreds of rules most of them cannot
-        # match a given exec, and asking each costs more than the index. Rules with exceptions see every event, so
-        # that `excepted_events` counts them all.
-        self._index = RuleIndex([runner.stream.compiled for runner in self.runners])
+        # match a given exec, and asking each costs more than the index (with a few, the reverse: no index). Rules
+        # with exceptions see every event, so that `excepted_events` counts them all. The index is planned now,
+        # without a sample: calibrating on the first 2,000 events would stall the evaluator once, mid-stream, and
+        # latency is what matters here (plans are then made per candidate set as they appear).
+        self._all = (1 << len(self.runners)) - 1
+        self._index: t.Optional[RuleIndex] = None
+        if len(self.runners) >= ROUTE_FROM:
+            self._index = RuleIndex([runner.stream.compiled for runner in self.runners])
+            self._index.steps.calibrate([])
         self._always = sum(1 << p for p, runner in enumerate(self.runners) if runner.excepted is not None)
 
     def replace_runners(self, runners: list[RuleRunner]) -> list[dict]:
@@ -150,7 +156,7 @@ class LiveDetector:
         produced: list[dict] = []
         doc = record.doc
         runners = self.runners
-        targets = self._index.rules(doc) | self._always
+        targets = self._all if self._index is None else self._index.rules(doc) | self._always
         while targets:
             low = targets & -targets
             targets ^= low
