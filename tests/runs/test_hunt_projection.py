@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
 from vigil.alerts import AlertStore
 from vigil.cli import run as run_cli
