@@ -82,20 +82,9 @@ def parse_body(body: str, execve: bool) -> dict[str, t.Optional[str]]:
     fields: dict[str, t.Optional[str]] = {key: value for key, sep, value in map(str.partition, body.split(), _EQUALS)
                                           if sep}
     quotes = body.count('"')
-    if execve:
-        # EXECVE: every value but argc and the aN_len lengths is a string (quoted, or hex when unquoted).
-        for key, raw in fields.items():  # values change, keys do not: safe while iterating
-            if raw[:1] == '"':
-                if len(raw) >= 2 and raw[-1] == '"':
-                    fields[key] = raw[1:-1]
-                    quotes -= 2
-                else:
-                    fields[key] = raw[1:]
-                    quotes -= 1
-            elif raw and (key in _HEX_FIELDS or key != "argc" and not key.endswith("_len")):
-                fields[key] = hex_text(raw)
-        return parse_exact(body, execve) if quotes else fields
-    for key in _HEX_FIELDS.intersection(fields):
+    # The string fields: in EXECVE every value but argc and the aN_len lengths (quoted, or hex when unquoted);
+    # elsewhere the kernel's untrusted-string fields. Values change, keys do not: safe while iterating.
+    for key in fields if execve else _HEX_FIELDS.intersection(fields):
         raw = fields[key]
         if raw[:1] == '"':
             if len(raw) >= 2 and raw[-1] == '"':
@@ -104,7 +93,7 @@ def parse_body(body: str, execve: bool) -> dict[str, t.Optional[str]]:
             else:
                 fields[key] = raw[1:]
                 quotes -= 1
-        elif raw:
+        elif raw and (not execve or key in _HEX_FIELDS or key != "argc" and not key.endswith("_len")):
             fields[key] = hex_text(raw)
     if quotes:  # quoted values outside the string fields (or stray quotes): decode everything the exact way
         return parse_exact(body, execve)
