@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 import typing as t
-from dataclasses import dataclass
 
 from vigil.engine import fields
 from vigil.engine.dispatch import conjuncts as _conjuncts
@@ -41,15 +40,6 @@ VOLATILE = 0.05  # a field whose calibration sample is more than this share of d
 READ_US = 0.6  # reading a field and looking its value up in the memo
 EVAL_US = 4.0  # evaluating one candidate step (memo lookups, residual conjuncts, sequence bookkeeping)
 MIN_GAIN = 0.2  # a field must save more than this beyond its own cost
-
-
-@dataclass(frozen=True)
-class Atom:
-    """A conjunct of a step that reads one field only; `steps` are the bits of every step that has it."""
-
-    field: str
-    text: str
-    predicate: t.Callable[[Doc], bool]
 
 
 def _fields_of(expr: ast.Expr) -> set[str]:
@@ -121,7 +111,7 @@ def step_atoms(step: ast.EventQuery, category_field: str) -> list[tuple[str, str
 class _FieldIndex:
     """The atoms on one field and the memo of their verdicts per value."""
 
-    __slots__ = ("field", "get", "atoms", "constrained", "memo", "misses", "lookups", "volatile", "miss_us")
+    __slots__ = ("field", "get", "atoms", "constrained", "memo", "misses", "volatile", "miss_us")
 
     def __init__(self, name: str):
         self.field = name
@@ -131,8 +121,7 @@ class _FieldIndex:
         self.memo: dict[t.Any, int] = {}
         self.volatile = False  # values rarely repeat (set by calibration)
         self.miss_us = 0.0  # measured cost of a memo miss (all the field's atoms), µs
-        self.misses = 0
-        self.lookups = 0
+        self.misses = 0  # memo misses (each ran the field's atoms), reported by `describe`
 
     def miss(self, value: t.Any) -> int:
         """The verdict for a string (or null) value not in the memo yet, remembered."""
@@ -432,6 +421,7 @@ class StepIndex:
             "atoms": sum(len(f.atoms) for f in self.fields.values()),
             "first": self.first.field if self.first is not None else None,
             "plans": len(self.plans),
+            "memo_misses": sum(f.misses for f in self.fields.values()),
             "plan_fields": sorted({f for fs in self.plan_fields.values() for f in fs}),
             "calibrated": self.calibrated,
         }
