@@ -77,6 +77,24 @@ def set_receive_buffer(sock: socket.socket, size: int) -> bool:
         return False
 
 
+def receive(sock: socket.socket, max_datagrams: int) -> tuple[list[bytes], int]:
+    """The datagrams queued now on a non-blocking netlink socket (at most `max_datagrams`), and how many times the
+    kernel said ENOBUFS (it dropped messages for lack of buffer room; reading goes on after each)."""
+    datagrams: list[bytes] = []
+    lost = 0
+    recv = sock.recv
+    for _ in range(max_datagrams):
+        try:
+            datagrams.append(recv(65536))
+        except BlockingIOError:
+            break
+        except OSError as error:
+            if error.errno != errno.ENOBUFS:
+                raise
+            lost += 1
+    return datagrams, lost
+
+
 @dataclass(frozen=True, slots=True)
 class ProcEvent:
     """One decoded connector event. `pid`/`tgid` are the exec'd (or forked child / exiting) task's ids."""
@@ -229,17 +247,9 @@ class ProcConnector:
     def recv_execs(self, max_datagrams: int = 256) -> list[ProcEvent]:
         """Exec events ready now (non-blocking; [] when none). ENOBUFS is counted and reading continues."""
         out: list[ProcEvent] = []
-        recv = self.sock.recv
-        for _ in range(max_datagrams):
-            try:
-                data = recv(65536)
-            except BlockingIOError:
-                break
-            except OSError as error:
-                if error.errno == errno.ENOBUFS:
-                    self.lost_batches += 1
-                    continue
-                raise
+        datagrams, lost = receive(self.sock, max_datagrams)
+        self.lost_batches += lost
+        for data in datagrams:
             for event in decode_datagram(data):
                 if event.what == PROC_EVENT_EXEC:
                     out.append(event)

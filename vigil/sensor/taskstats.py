@@ -14,14 +14,13 @@ ac_comm[32] @80, ac_uid @120, ac_gid @124, ac_pid @128, ac_ppid @132, ac_btime (
 
 from __future__ import annotations
 
-import errno
 import os
 import socket
 import struct
 import typing as t
 from dataclasses import dataclass
 
-from vigil.sensor.connector import Unavailable, set_receive_buffer
+from vigil.sensor.connector import Unavailable, receive, set_receive_buffer
 
 NETLINK_GENERIC = 16
 GENL_ID_CTRL = 0x10
@@ -183,17 +182,10 @@ class ExitListener:
 
     def drain(self, max_datagrams: int = 4096) -> int:
         """Read every queued exit record into `records`; returns how many arrived."""
-        recv, records, got = self.sock.recv, self.records, 0
-        for _ in range(max_datagrams):
-            try:
-                data = recv(65536)
-            except BlockingIOError:
-                break
-            except OSError as error:
-                if error.errno == errno.ENOBUFS:
-                    self.lost_batches += 1
-                    continue
-                raise
+        records, got = self.records, 0
+        datagrams, lost = receive(self.sock, max_datagrams)
+        self.lost_batches += lost
+        for data in datagrams:
             for record in decode_exits(data):
                 records.pop(record.pid, None)  # re-insert: dict order is arrival order, oldest first
                 records[record.pid] = record
