@@ -38,11 +38,10 @@ from dataclasses import asdict, dataclass, field
 import orjson
 from stringzilla import find
 
-from vigil.engine.dispatch import step_queries
 from vigil.engine.prefilter import RulePrefilter, rule_literals
 from vigil.engine.query import CompiledQuery, Match, QueryStream, compile_query
 from vigil.engine.sequence import DEFAULT_MAX_SEQUENCE_STATES
-from vigil.engine.stepindex import StepIndex
+from vigil.engine.stepindex import RuleIndex
 from vigil.eql import ast
 from vigil.errors import VigilError
 
@@ -255,19 +254,15 @@ class MultiRuleEngine:
         self.prefilter = RulePrefilter([rule_literals(s.compiled.query) for s in self.slots],
                                        use_automaton=use_automaton)
         self.use_prefilter = prefilter and self.prefilter.skips_lines
-        steps: list[tuple[str, ast.EventQuery]] = []
-        self._rule_of_bit: list[int] = []
+        self._completed = False  # True once the slots' predicates are the index's residuals
+        routes = RuleIndex([slot.compiled for slot in self.slots], on_calibrated=self._use_index_predicates)
+        self.index = routes.steps
+        self._rule_of_bit = routes.rule_of_bit
         for i, slot in enumerate(self.slots):
-            queries = step_queries(slot.compiled.query)
+            slot.bits, slot.first_bit = routes.bits[i], routes.first_bit(i)
             # A memo's predicates are the rule's step queries in order (`runs` repeats share one predicate); if
             # they did not line up, every step would be evaluated (still exact, only slower).
-            slot.aligned = slot.memo is not None and len(slot.memo.predicates) == len(queries)
-            slot.first_bit = len(steps)
-            slot.bits = ((1 << len(queries)) - 1) << len(steps)
-            steps.extend((slot.compiled.category_field, q) for q in queries)
-            self._rule_of_bit.extend([i] * len(queries))
-        self._completed = False  # True once the slots' predicates are the index's residuals
-        self.index = StepIndex(steps, on_calibrated=self._use_index_predicates)
+            slot.aligned = slot.memo is not None and len(slot.memo.predicates) == slot.bits.bit_count()
         self._stats = MultiStats(prefilter=self.prefilter.describe())
         self.bad_lines: list[BadInput] = []
         self.keep_bad = 1000

@@ -473,18 +473,23 @@ class RuleIndex:
     or aggregation over its matches). Used where each rule runs its own compiled query (`vigil hunt`, `vigil
     watch`); the one-pass engine keeps the step bits themselves."""
 
-    def __init__(self, compiled: t.Sequence[t.Any]):
+    def __init__(self, compiled: t.Sequence[t.Any], *, on_calibrated: t.Optional[t.Callable[[], None]] = None):
         from vigil.engine.dispatch import step_queries
 
         steps: list[tuple[str, ast.EventQuery]] = []
-        self.rule_of_bit: list[int] = []
-        self.bits: list[int] = []
+        self.rule_of_bit: list[int] = []  # step bit -> query position
+        self.bits: list[int] = []  # query position -> its steps' bits (contiguous, in step_queries order)
         for position, query in enumerate(compiled):
             queries = step_queries(query.query)
             self.bits.append(((1 << len(queries)) - 1) << len(steps))
             steps.extend((query.category_field, q) for q in queries)
             self.rule_of_bit.extend([position] * len(queries))
-        self.steps = StepIndex(steps)
+        self.steps = StepIndex(steps, on_calibrated=on_calibrated)
+
+    def first_bit(self, position: int) -> int:
+        """The bit of the first step of the query at `position`."""
+        bits = self.bits[position]
+        return (bits & -bits).bit_length() - 1
 
     def rules(self, doc: Doc) -> int:
         steps = self.steps
