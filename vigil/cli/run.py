@@ -25,7 +25,7 @@ from vigil.cli.common import config_option as common_config_option
 from vigil.cli.common import db_option as common_db_option
 from vigil.cli.common import exception_store, open_store, select_rules
 from vigil.config import Config, SourceConfig, load_config
-from vigil.errors import ConfigError, Location, VigilError
+from vigil.errors import ConfigError, Location
 from vigil.rules.model import Rule
 from vigil.runs import messages
 from vigil.runs.actions import AlertActions
@@ -269,36 +269,15 @@ def run_hunt(rules: t.Sequence[Rule], specs: t.Sequence[SourceConfig], store: Al
              on_commit: t.Optional[t.Callable[[list[ProducedAlert]], None]] = None) -> list[RuleHunt]:
     """Hunt `rules` over every source of `specs` (read once, one after the other)."""
     stats = stats if stats is not None else SourceStats()
-    fields = _fields_read(rules, exceptions)
 
-    def records() -> t.Iterator[t.Any]:
+    def records(fields: t.Optional[frozenset[str]]) -> t.Iterator[t.Any]:
+        # `fields`: what the rules read (hunt decides, knowing their exceptions): sources build only that
         for spec in specs:
-            with open_sources(list(spec.paths), source=spec.format, stats=stats, **fields) as stream:
+            with open_sources(list(spec.paths), source=spec.format, stats=stats, fields=fields) as stream:
                 yield from stream
 
-    return hunt(rules, records(), store=store, exception_store=exceptions, all_indices=all_indices,
+    return hunt(rules, records, store=store, exception_store=exceptions, all_indices=all_indices,
                 on_commit=on_commit)
-
-
-def _fields_read(rules: t.Sequence[Rule], exceptions: t.Any) -> dict[str, t.Any]:
-    """`fields=` for open_sources: what the rules read, so adapters build only that until a record is an alert
-    (vigil/runs/reads.py); nothing (full documents) when any rule needs everything (exceptions name fields of their
-    own)."""
-    from vigil.alerts.times import utc_now
-    from vigil.runs.executor import compile_rule, exceptions_for
-    from vigil.runs.reads import rules_read
-
-    pairs = []
-    now = utc_now()
-    for rule in rules:
-        try:
-            if exceptions_for(rule, exceptions, now) is not None:
-                return {}
-            pairs.append((rule, compile_rule(rule)))
-        except VigilError:
-            continue  # it will not run: it reads nothing
-    fields = rules_read(pairs)
-    return {} if fields is None else {"fields": fields}
 
 
 @click.command("hunt")

@@ -25,6 +25,7 @@ from vigil.errors import VigilError
 from vigil.rules.model import Rule
 from vigil.runs import query_rule, suppress
 from vigil.runs.executor import MatchRunner, ProducedAlert, compile_rule, exceptions_for, produce
+from vigil.runs.reads import rules_read
 from vigil.runs.select import IndexSelector
 
 BATCH = 500  # alerts per store transaction while streaming
@@ -161,9 +162,17 @@ class _Router:
         self.searched = {}
 
 
+def fields_read(states: t.Sequence[_RuleState]) -> t.Optional[frozenset[str]]:
+    """The ECS fields the hunt's rules read before alerting (vigil/runs/reads.py), or None for all of them: when a
+    rule has exceptions (their entries name fields of their own)."""
+    if any(st.is_excepted is not None for st in states):
+        return None
+    return rules_read((st.hunt.rule, st.compiled) for st in states)
+
+
 def hunt(
     rules: t.Sequence[Rule],
-    records: t.Iterable[t.Any],
+    records: t.Union[t.Iterable[t.Any], t.Callable[[t.Optional[frozenset[str]]], t.Iterable[t.Any]]],
     *,
     store: AlertStore,
     exception_store: t.Any = None,
@@ -173,7 +182,11 @@ def hunt(
     on_commit: t.Optional[OnCommit] = None,
 ) -> list[RuleHunt]:
     """Run every rule over `records` (consumed once); alerts go to `store`. A rule that cannot run reports its
-    error in its `RuleHunt.error` and the others go on. `on_commit(alerts)` is called after each batch is committed."""
+    error in its `RuleHunt.error` and the others go on. `on_commit(alerts)` is called after each batch is committed.
+
+    `records` may also be a function of the fields the rules read (`fields_read`; None: every field) returning the
+    records, so that sources normalize only those fields (`open_sources(fields=...)`); records that become alerts
+    are completed to their full documents (`executor.produce`)."""
     at = created_at or utc_now()
     execution = str(uuid.uuid4())
     states: list[_RuleState] = []
@@ -185,6 +198,8 @@ def hunt(
             out.append(states[-1].hunt)
         except VigilError as error:
             out.append(RuleHunt(rule, error=str(error)))
+    if callable(records):
+        records = records(fields_read(states))
     router = _Router(states)
     try:
         for record in records:
