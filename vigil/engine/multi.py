@@ -209,10 +209,10 @@ def _always_true(doc: Doc) -> bool:
     return True
 
 
-def _head_docs(paths: t.Sequence[str]) -> list[Doc]:
-    """The JSON objects among the first lines of the input, to plan the step index on."""
+def _json_objects(lines: t.Iterable[bytes]) -> list[Doc]:
+    """The JSON objects among `lines` (the head of the input, to plan the step index on)."""
     docs = []
-    for line in _head_lines(paths):
+    for line in lines:
         try:
             doc = orjson.loads(line)
         except orjson.JSONDecodeError:
@@ -421,11 +421,14 @@ class MultiRuleEngine:
         from vigil.io.ndjson import NdjsonReader
 
         paths = [paths] if isinstance(paths, str) else list(paths)
-        if self.use_prefilter and not self.prefilter.calibrated:
-            self.prefilter.calibrate(_head_lines(paths))
-            self._stats.prefilter = self.prefilter.describe()
-        if not self.index.calibrated:
-            self.index.calibrate(_head_docs(paths))
+        calibrate_prefilter = self.use_prefilter and not self.prefilter.calibrated
+        if calibrate_prefilter or not self.index.calibrated:
+            head = _head_lines(paths)  # read once for both calibrations
+            if calibrate_prefilter:
+                self.prefilter.calibrate(head)
+                self._stats.prefilter = self.prefilter.describe()
+            if not self.index.calibrated:
+                self.index.calibrate(_json_objects(head))
         union = self.prefilter.union_literals if self.use_prefilter else None
         reader = self.reader = NdjsonReader(paths, prefilter=union, keep_bad=keep_bad, progress=progress)
         stats = self._stats
